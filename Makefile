@@ -1,0 +1,93 @@
+# Convolutional Networks for Object Recognition: the course's commands.
+#   make lab     install (first time only) and open the course in JupyterLab
+#   make test    install (first time only) and run every test
+# See README.md for the instructor's commands (release, grade, hub).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-setup-stamp
+ARGS   ?=
+PYTEST_ARGS ?=
+
+NBGRADER_INSTRUCTOR_LAB := @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment
+NBGRADER_INSTRUCTOR_SERVER := nbgrader.server_extensions.formgrader
+
+.PHONY: setup lab test test-fast release grade bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
+
+help:
+	@sed -n '1,6p' Makefile
+
+# ---------------------------------------------------------------- installation
+# Idempotent: the stamp is newer than the lock and the package metadata, so a second run does nothing.
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(MAKE) --no-print-directory student-mode
+	$(BIN)/python -m course_utils.sandbox install
+	@touch $(STAMP)
+	@echo "setup: $(VENV) is ready"
+
+# Students see the assignment list but not the instructor's formgrader / create-assignment tools.
+student-mode:
+	@$(BIN)/jupyter labextension disable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1
+	@$(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_INSTRUCTOR_SERVER) >/dev/null 2>&1
+	@echo "student mode: nbgrader formgrader and create-assignment are disabled in $(VENV)"
+
+instructor-mode: setup
+	@$(BIN)/jupyter labextension enable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1
+	@$(BIN)/jupyter server extension enable --sys-prefix $(NBGRADER_INSTRUCTOR_SERVER) >/dev/null 2>&1
+	@echo "instructor mode: nbgrader formgrader and create-assignment are enabled in $(VENV)"
+
+# System packages the tests need (headless Chromium for browser tests, bubblewrap for the grading
+# sandbox, Debian's Python venv for the hub test). Installs only what is missing; needs root/apt.
+system-deps:
+	@bash .ci/install-system-deps
+
+# Regenerate requirements.lock from requirements.in (after changing a pin).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.in
+	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > requirements.lock
+	@echo "lock: wrote requirements.lock"
+
+# ---------------------------------------------------------------- students
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/01_large_inputs_and_parameter_counting.ipynb $(ARGS)
+
+# ---------------------------------------------------------------- tests
+test: setup system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything but the browser, hub and notebook-execution tests (a quick loop while developing).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not e2e and not hub and not notebooks and not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m course_utils.bench --quick
+	$(BIN)/python -m course_utils.bench_widgets
+	$(BIN)/python -m course_utils.torch_track.bench
+	$(BIN)/python -m course_utils.grading.bench
+
+# ---------------------------------------------------------------- instructors
+release: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.release
+
+grade: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade $(ARGS)
+
+hub: setup
+	bash deploy/run_hub.sh $(ARGS)
+
+# Notebooks are committed without outputs.
+clear-outputs: setup
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/*.ipynb solutions/*/*.ipynb
+
+clean:
+	rm -rf artifacts .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,132 @@
+"""Self-checks for "your turn" exercises: say what was expected when they fail, print "OK" when they pass.
+
+>>> expect_equal(count_fc(200, 40_000), 1_600_000_000, "FC params, 200x200 image, 40K hidden units")
+OK: FC params, 200x200 image, 40K hidden units = 1600000000
+>>> expect_shape(out, (2, 8, 26, 26), "conv output")   # AssertionError naming both shapes if not
+
+A failure raises AssertionError whose message names the case, the expected and the actual
+value (for arrays: a shape mismatch first, else the worst element's index and both values) and a hint.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _as_array(value):
+    """NumPy view of an array-like (torch tensors included, detached to CPU), or None for scalars/others."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray | list | tuple):
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged nesting
+            return None
+        return arr if arr.dtype != object else None
+    return None
+
+
+def _short(value, limit: int = 200) -> str:
+    text = np.array2string(value, threshold=20, edgeitems=3) if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fail(what: str, expected: str, actual: str, hint: str, detail: str = ""):
+    lines = [f"{what}: expected {expected}, got {actual}"]
+    if detail:
+        lines.append(detail)
+    if hint:
+        lines.append(f"Hint: {hint}")
+    raise AssertionError("\n".join(lines))
+
+
+def _ok(text: str) -> None:
+    print(f"OK: {text}")
+
+
+def _shape_of(array):
+    arr = _as_array(array)
+    if arr is None:
+        return None
+    return tuple(arr.shape)
+
+
+def expect_shape(array, shape, what: str, hint: str = "") -> None:
+    """Check that ``array`` (NumPy array, torch tensor, nested list) has exactly ``shape``."""
+    shape = tuple(int(s) for s in shape)
+    actual = _shape_of(array)
+    if actual is None:
+        _fail(what, f"an array of shape {shape}", f"{type(array).__name__} {_short(array)}", hint)
+    if actual != shape:
+        _fail(what, f"shape {shape}", f"shape {actual}", hint)
+    _ok(f"{what} has shape {shape}")
+
+
+def _compare_arrays(actual, expected, what, hint, close, rtol=0.0, atol=0.0):
+    """Shared array comparison: shape first, then the worst element."""
+    a, e = _as_array(actual), _as_array(expected)
+    if e is None:
+        e = np.asarray(expected)
+    if a is None and isinstance(actual, numbers.Number) and e.ndim == 0:
+        a = np.asarray(actual)
+    if a is None:
+        _fail(what, f"an array of shape {e.shape}", f"{type(actual).__name__} {_short(actual)}", hint)
+    if a.shape != e.shape:
+        detail = "(the shapes differ, so values were not compared)"
+        _fail(what, f"shape {e.shape}", f"shape {a.shape}", hint, detail)
+    if a.size == 0:
+        return
+    if close:
+        a64, e64 = a.astype(np.float64), e.astype(np.float64)
+        bad = ~np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
+        excess = np.where(bad, np.abs(a64 - e64) - (atol + rtol * np.abs(e64)), -np.inf)
+        excess = np.where(bad & np.isnan(excess), np.inf, excess)  # NaN against a number: worst of all
+        tolerance = f" (rtol={rtol:g}, atol={atol:g})"
+    else:
+        bad = a != e
+        excess = np.where(bad, 1.0, -np.inf)
+        tolerance = ""
+    if bad.any():
+        worst = np.unravel_index(int(np.argmax(excess)), a.shape)
+        idx = tuple(int(i) for i in worst)
+        _fail(
+            what,
+            f"{e[worst].item()!r} at index {idx}{tolerance}",
+            f"{a[worst].item()!r}",
+            hint,
+            f"{int(bad.sum())} of {a.size} elements differ; the worst is at index {idx}, shape {a.shape}",
+        )
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, np.ndarray) or (hasattr(value, "detach") and hasattr(value, "cpu"))
+
+
+def expect_equal(actual, expected, what: str, hint: str = "") -> None:
+    """Check ``actual == expected`` exactly: numbers, strings, tuples; arrays/tensors element by element."""
+    if _is_array(actual) or _is_array(expected):
+        _compare_arrays(actual, expected, what, hint, close=False)
+        _ok(f"{what} matches (shape {np.shape(_as_array(expected))})")
+        return
+    equal = actual == expected
+    if not isinstance(equal, bool | np.bool_):
+        equal = bool(np.all(equal))
+    if not equal:
+        _fail(what, _short(expected), _short(actual), hint)
+    _ok(f"{what} = {_short(actual)}")
+
+
+def expect_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 1e-8, hint: str = "") -> None:
+    """Check ``|actual - expected| <= atol + rtol * |expected|`` elementwise (numbers or arrays)."""
+    if _is_array(actual) or _is_array(expected) or _as_array(expected) is not None:
+        _compare_arrays(actual, expected, what, hint, close=True, rtol=rtol, atol=atol)
+        _ok(f"{what} matches within rtol={rtol:g}, atol={atol:g}")
+        return
+    if not isinstance(actual, numbers.Number) or isinstance(actual, bool):
+        _fail(what, f"a number close to {expected!r}", f"{type(actual).__name__} {_short(actual)}", hint)
+    if not np.isclose(float(actual), float(expected), rtol=rtol, atol=atol):
+        _fail(what, f"{expected!r} (rtol={rtol:g}, atol={atol:g})", f"{actual!r}", hint,
+              f"difference {abs(float(actual) - float(expected)):.3g}")
+    _ok(f"{what} = {actual!r} (close to {expected!r})")

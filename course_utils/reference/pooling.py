@@ -1,0 +1,112 @@
+"""Max and average pooling (forward and backward), as ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``.
+
+x: (N, C, H, W); ``kernel_size``, ``stride`` (default: ``kernel_size``) and ``padding`` are ints or (h, w)
+pairs; H_out = (H + 2*padding - KH) // stride + 1 (floor, as torch). Windows may overlap (stride < kernel).
+
+* Max pooling pads with -inf; the gradient of each window goes to its *first* maximum in row-major order
+  (the element torch's ``return_indices`` points to), so ties (e.g. zeros after a ReLU) route like torch.
+* Average pooling pads with zeros and always divides by KH*KW (torch's default ``count_include_pad=True``).
+
+Like torch, padding may be at most half the kernel, so that every window holds at least one real pixel.
+The code loops over the KH*KW positions inside a window (4 for 2x2), never over pixels: each step is one
+strided slice of the whole batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_array, check_ndim, pair
+
+
+def _pool_setup(func, x, kernel_size, stride, padding, dout=None):
+    x = check_ndim(func, "x", as_array(func, "x", x), 4, "(N, C, H, W)")
+    KH, KW = pair(func, "kernel_size", kernel_size, 1)
+    sh, sw = (KH, KW) if stride is None else pair(func, "stride", stride, 1)
+    ph, pw = pair(func, "padding", padding, 0)
+    if 2 * ph > KH or 2 * pw > KW:
+        raise ValueError(
+            f"{func}: padding=({ph}, {pw}) must be at most half of kernel_size=({KH}, {KW}) (as in torch)"
+        )
+    N, C, H, W = x.shape
+    if KH > H + 2 * ph or KW > W + 2 * pw:
+        raise ValueError(
+            f"{func}: kernel_size=({KH}, {KW}) is larger than the padded input "
+            f"{H + 2 * ph}x{W + 2 * pw} (x.shape={x.shape}, padding=({ph}, {pw}))"
+        )
+    Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
+    if dout is not None:
+        dout = check_ndim(func, "dout", as_array(func, "dout", dout), 4, "(N, C, H_out, W_out)")
+        if dout.shape != (N, C, Ho, Wo):
+            raise ValueError(f"{func}: dout must have shape {(N, C, Ho, Wo)} (the output's), got {dout.shape}")
+    return x, dout, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo)
+
+
+def _padded(x, ph, pw, value):
+    if ph == 0 and pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _offsets(KH, KW, sh, sw, Ho, Wo):
+    """For each position (p, q) inside a window, the slices that pick that element of every window."""
+    for p in range(KH):
+        for q in range(KW):
+            yield (slice(None), slice(None), slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw))
+
+
+def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Max over each KH x KW window. x: (N, C, H, W) -> (N, C, H_out, W_out)."""
+    x, _, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup("maxpool2d_forward", x, kernel_size, stride, padding)
+    xp = _padded(x, ph, pw, -np.inf)
+    if KH == sh and KW == sw and xp.shape[2] == KH * Ho and xp.shape[3] == KW * Wo:
+        # Non-overlapping windows that tile the input exactly: reshape, no copy.
+        return xp.reshape(*x.shape[:2], Ho, KH, Wo, KW).max(axis=(3, 5))
+    out = None
+    for sl in _offsets(KH, KW, sh, sw, Ho, Wo):
+        out = xp[sl].copy() if out is None else np.maximum(out, xp[sl], out=out)
+    return out
+
+
+def maxpool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+    """Gradient of :func:`maxpool2d_forward`: dout (N, C, H_out, W_out), x (N, C, H, W) -> dx (N, C, H, W).
+
+    Each window sends its dout to the first position (row-major) that holds the window's maximum.
+    """
+    x, dout, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup(
+        "maxpool2d_backward", x, kernel_size, stride, padding, dout=dout
+    )
+    xp = _padded(x, ph, pw, -np.inf)
+    out = maxpool2d_forward(x, (KH, KW), (sh, sw), (ph, pw))
+    dx_pad = np.zeros(xp.shape, dtype=np.result_type(x, dout))
+    taken = np.zeros(out.shape, dtype=bool)  # windows whose maximum has already been found
+    for sl in _offsets(KH, KW, sh, sw, Ho, Wo):
+        first = xp[sl] == out
+        first &= ~taken
+        taken |= first
+        dx_pad[sl] += np.where(first, dout, 0)
+    H, W = x.shape[2:]
+    return dx_pad[:, :, ph : ph + H, pw : pw + W]
+
+
+def avgpool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Mean over each KH x KW window (zero padding counts, as torch's default). (N, C, H, W) -> (N, C, H_out, W_out)."""
+    x, _, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup("avgpool2d_forward", x, kernel_size, stride, padding)
+    xp = _padded(x, ph, pw, 0.0)
+    out = np.zeros((*x.shape[:2], Ho, Wo), dtype=x.dtype)
+    for sl in _offsets(KH, KW, sh, sw, Ho, Wo):
+        out += xp[sl]
+    return out / (KH * KW)
+
+
+def avgpool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+    """Gradient of :func:`avgpool2d_forward`: every pixel of a window gets dout / (KH*KW)."""
+    x, dout, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup(
+        "avgpool2d_backward", x, kernel_size, stride, padding, dout=dout
+    )
+    N, C, H, W = x.shape
+    dx_pad = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=np.result_type(x, dout))
+    share = dout / (KH * KW)
+    for sl in _offsets(KH, KW, sh, sw, Ho, Wo):
+        dx_pad[sl] += share
+    return dx_pad[:, :, ph : ph + H, pw : pw + W]

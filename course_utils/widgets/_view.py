@@ -1,0 +1,194 @@
+"""The thin view every widget shares: controls -> model state -> pure draw(state) -> PNG image + status text.
+
+Each widget module has three parts (see ../shared/STYLE.md):
+  1. a model: a frozen dataclass ``State`` plus a ``make_state(**values)`` that clamps every value to its
+     bounds, and plain NumPy functions that compute what is shown;
+  2. a pure ``draw(state, fig=None) -> Figure`` (the picture depends only on the state; passing the previous
+     figure only saves the cost of building a new one);
+  3. a view: a subclass of :class:`Explorer` below that wires ipywidgets controls to the model.
+
+The picture is rendered to PNG (Agg, no pyplot, no backend needed) and shown in an ``ipywidgets.Image``, so
+it works the same in JupyterLab, in a headless test and whatever ``MPLBACKEND`` is. After every redraw the
+status label reads e.g. ``"rendered k=7 #3"`` (browser tests wait on that text). An exception raised while
+computing (usually by the student's own function) is shown inside the widget, never lost in a log.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import traceback
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+
+def clamp_int(value, low: int, high: int) -> int:
+    """Round ``value`` to an int and clamp it into [low, high]."""
+    return int(min(max(int(round(float(value))), low), high))
+
+
+def clamp_float(value, low: float, high: float) -> float:
+    """Clamp ``value`` into [low, high] (NaN becomes ``low``)."""
+    value = float(value)
+    if value != value:  # NaN
+        return float(low)
+    return float(min(max(value, low), high))
+
+
+def figure_to_png(fig: Figure) -> bytes:
+    """Render a matplotlib Figure with Agg and encode it as PNG bytes (fast, low compression)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    buf = io.BytesIO()
+    Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def figure_to_array(fig: Figure) -> np.ndarray:
+    """Render a Figure with Agg and return its pixels, (H, W, 3) uint8 (what the student sees)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def prepare(fig: Figure | None, figsize: tuple[float, float], build) -> tuple[Figure, dict]:
+    """Build once, update always: return ``(fig, artists)``.
+
+    If ``fig`` was built by the same ``build(fig) -> dict of artists`` it is reused as is (updating artists
+    in place with ``set_data`` is several times cheaper than building axes and ticks again); otherwise a
+    new Agg Figure of ``figsize`` inches is made and ``build`` lays it out. ``draw`` functions then set every
+    artist from the state, so the picture depends only on the state either way.
+    """
+    if fig is None or getattr(fig, "_cu_build", None) is not build:
+        fig = Figure(figsize=figsize, dpi=80)
+        FigureCanvasAgg(fig)
+        fig._cu_build = build
+        fig._cu_artists = build(fig)
+    return fig, fig._cu_artists
+
+
+class Explorer:
+    """Base class of the widget views. Subclasses set ``self.controls`` (name -> ipywidgets control) and
+    implement ``read_state()`` (controls -> clamped State), ``render(state)`` (State -> Figure) and
+    ``describe(state)`` (short text for the status label). Everything else (observing controls, skipping
+    redraws when the state did not change, showing errors, the status text) lives here.
+    """
+
+    figsize: tuple[float, float] = (9.0, 3.5)
+
+    def __init__(self, title: str = ""):
+        self.state = None  # the state drawn last (None before the first draw)
+        self.renders = 0  # how many times the picture was redrawn (errors count too)
+        self.error: str | None = None  # the last error message, or None
+        self.fig: Figure | None = None
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.status = widgets.Label(value="not rendered yet")
+        self.status.add_class("cu-status")
+        self.error_box = widgets.HTML(value="")
+        self.error_box.add_class("cu-error")
+        self.title = widgets.HTML(value=f"<b>{html.escape(title)}</b>" if title else "")
+        self.caption = widgets.HTML(value="")  # numbers shown as text (text in HTML costs nothing to draw)
+        self.caption.add_class("cu-caption")
+        self.controls: dict[str, widgets.Widget] = {}
+        self._syncing = False
+
+    # -- wiring ----------------------------------------------------------------------------------------------
+    def _build(self, controls_box: widgets.Widget, extra: list[widgets.Widget] | None = None) -> None:
+        """Observe every control, lay the widget out and draw it once."""
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        children = [self.title, controls_box, self.caption, self.image, *(extra or []), self.status,
+                    self.error_box]
+        self.widget = widgets.VBox([c for c in children if c is not None])
+        self.widget.add_class("cu-explorer")
+        self.update()
+
+    def _on_change(self, _change) -> None:
+        if not self._syncing:
+            self.update()
+
+    def set_controls(self, **values) -> None:
+        """Set several controls at once without a redraw per control (then redraw once)."""
+        self._syncing = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._syncing = False
+        self.update()
+
+    def _sync_controls(self, state) -> None:
+        """Write clamped values back into the controls (no redraw is triggered)."""
+        self._syncing = True
+        try:
+            for name, control in self.controls.items():
+                if hasattr(state, name):
+                    value = getattr(state, name)
+                    if control.value != value:
+                        control.value = value
+        finally:
+            self._syncing = False
+
+    # -- one redraw ------------------------------------------------------------------------------------------
+    def update(self) -> bool:
+        """Read the controls; if the state changed, redraw. Returns True when a redraw happened."""
+        try:
+            state = self.read_state()
+        except Exception as exc:  # a bad value typed in by the student (e.g. a kernel)
+            self._show_error(exc)
+            return True
+        self._sync_controls(state)
+        if state == self.state and self.error is None:
+            return False
+        self.state = state
+        try:
+            self.fig = self.render(state)
+            png = figure_to_png(self.fig)
+        except Exception as exc:  # usually raised by the student's function: show it in the widget
+            self._show_error(exc)
+            return True
+        self.image.value = png
+        self.caption.value = self.describe_html(state)
+        self.error = None
+        self.error_box.value = ""
+        self.renders += 1
+        self.status.value = f"rendered {self.describe(state)} #{self.renders}"
+        return True
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.renders += 1
+        self.error = f"{type(exc).__name__}: {exc}"
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
+        self.error_box.value = (
+            "<div style='color:#b00020;border:1px solid #b00020;padding:4px'>"
+            f"<b>Your function raised {html.escape(type(exc).__name__)}:</b> {html.escape(str(exc))}"
+            f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details></div>"
+        )
+        self.status.value = f"error #{self.renders}: {self.error}"
+
+    # -- to be provided by subclasses ------------------------------------------------------------------------
+    def read_state(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def render(self, state) -> Figure:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self, state) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe_html(self, state) -> str:
+        """The caption above the picture (HTML); by default empty."""
+        return ""
+
+    # -- display: the instance shows itself when it is the last expression of a cell ---------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def png(self) -> bytes:
+        """The PNG bytes currently shown."""
+        return self.image.value

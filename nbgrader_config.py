@@ -1,0 +1,32 @@
+"""nbgrader configuration for the course (read by the nbgrader CLI, the formgrader and course_utils.grading).
+
+Source (instructor version) lives in solutions/, the student release in assignments/; everything that
+holds hidden tests or student work (submissions, autograded copies, feedback, the gradebook) lives under
+the git-ignored grading/ folder.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "cnn-object-recognition"
+c.CourseDirectory.root = HERE
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
+c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
+os.makedirs(os.path.join(HERE, "grading"), exist_ok=True)
+
+# A correct answer that prints a warning to stderr must not score 0.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r".*Warning.*"
+
+# A student who deletes a test cell still gets graded (nbgrader issue 1682).
+c.OverwriteCells.add_missing_cells = True
+
+# Per-cell limit; course_utils.grading adds a whole-notebook limit.
+c.Execute.timeout = 60

@@ -1,0 +1,75 @@
+"""course_utils.checks: failures name case, expected, actual and hint; successes print one OK line."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.checks import expect_close, expect_equal, expect_shape
+
+
+def test_expect_equal_passes_and_prints_ok(capsys):
+    expect_equal(200 * 200 * 40_000, 1_600_000_000, "FC params")
+    expect_equal(np.arange(3), np.arange(3), "ints")
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["OK: FC params = 1600000000", "OK: ints matches (shape (3,))"]
+
+
+def test_expect_equal_failure_names_everything():
+    with pytest.raises(AssertionError) as info:
+        expect_equal(4_000, 4_000_000, "locally connected params", hint="each hidden unit has its own filter")
+    msg = str(info.value)
+    assert "locally connected params" in msg
+    assert "expected 4000000" in msg and "got 4000" in msg
+    assert "Hint: each hidden unit has its own filter" in msg
+
+
+def test_expect_equal_arrays_report_the_differing_element():
+    actual = np.array([[1, 2], [3, 4]])
+    expected = np.array([[1, 2], [3, 5]])
+    with pytest.raises(AssertionError, match=r"expected 5 at index \(1, 1\), got 4"):
+        expect_equal(actual, expected, "matrix")
+
+
+def test_shape_mismatch_is_reported_first():
+    with pytest.raises(AssertionError) as info:
+        expect_close(np.zeros((2, 3)), np.zeros((3, 2)), "conv output", hint="check H_out")
+    msg = str(info.value)
+    assert msg.startswith("conv output: expected shape (3, 2), got shape (2, 3)")
+    assert "values were not compared" in msg and "Hint: check H_out" in msg
+
+
+def test_expect_close_reports_worst_element():
+    expected = np.array([1.0, 2.0, 3.0, 4.0])
+    actual = expected + np.array([0.0, 1e-3, 0.5, 0.0])
+    with pytest.raises(AssertionError) as info:
+        expect_close(actual, expected, "grad", rtol=1e-6)
+    msg = str(info.value)
+    assert "expected 3.0 at index (2,)" in msg and "got 3.5" in msg
+    assert "2 of 4 elements differ" in msg
+
+
+def test_expect_close_nan_is_never_close():
+    with pytest.raises(AssertionError, match="index \\(1,\\)"):
+        expect_close(np.array([1.0, np.nan, 1.1]), np.array([1.0, 2.0, 1.0]), "nan", rtol=0.2)
+    with pytest.raises(AssertionError):
+        expect_close(float("nan"), 1.0, "scalar nan")
+
+
+def test_expect_close_accepts_tensors_and_scalars(capsys):
+    expect_close(torch.tensor([0.1 + 0.2]), np.array([0.3]), "tensor")
+    expect_close(0.1 + 0.2, 0.3, "sum")
+    expect_close(torch.tensor(2.0), 2.0, "0-d tensor")
+    assert capsys.readouterr().out.count("OK: ") == 3
+    with pytest.raises(AssertionError, match="expected 0.3"):
+        expect_close(0.31, 0.3, "sum")
+    with pytest.raises(AssertionError, match="a number close to"):
+        expect_close("0.3", 0.3, "string")
+
+
+def test_expect_shape(capsys):
+    expect_shape(torch.zeros(2, 8, 26, 26), (2, 8, 26, 26), "conv output")
+    assert capsys.readouterr().out == "OK: conv output has shape (2, 8, 26, 26)\n"
+    with pytest.raises(AssertionError, match=r"expected shape \(2, 8, 26, 26\), got shape \(2, 8, 24, 24\)"):
+        expect_shape(np.zeros((2, 8, 24, 24)), (2, 8, 26, 26), "conv output")
+    with pytest.raises(AssertionError, match="got int 3"):
+        expect_shape(3, (1,), "scalar")

@@ -1,0 +1,165 @@
+"""The pinned environment: requirements.in, requirements.lock, environment.yml and the installed venv agree,
+the nbgrader lab extension loads, students do not get the instructor's tools, and `make lab` serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, VENV_BIN, free_port
+
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(lines) -> dict[str, str]:
+    pins = {}
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*==\s*([^\s;]+)", line)
+        assert m, f"not an exact pin: {raw!r}"
+        pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def requirements_in() -> dict[str, str]:
+    return _pins((REPO / "requirements.in").read_text().splitlines())
+
+
+def requirements_lock() -> dict[str, str]:
+    return _pins((REPO / "requirements.lock").read_text().splitlines())
+
+
+def environment_yml() -> dict[str, str]:
+    """Parse the conda file's dependency list (plain YAML subset: '- name=version' and a 'pip:' list)."""
+    pins = {}
+    for raw in (REPO / "environment.yml").read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        m = re.fullmatch(r"-\s*([A-Za-z0-9_.\-]+)\s*(==|=)\s*([^\s]+)", line)
+        if m and m.group(1) != "python":
+            name = CONDA_NAMES.get(m.group(1), m.group(1))
+            pins[_norm(name)] = m.group(3)
+    return pins
+
+
+def test_environment_yml_matches_requirements_in():
+    req, env = requirements_in(), environment_yml()
+    only_req = sorted(set(req) - set(env))
+    only_env = sorted(set(env) - set(req))
+    differ = sorted(
+        f"{k}: requirements.in {req[k]} vs environment.yml {env[k]}" for k in set(req) & set(env) if req[k] != env[k]
+    )
+    assert not (only_req or only_env or differ), (
+        f"requirements.in and environment.yml drifted apart: only in requirements.in {only_req}, "
+        f"only in environment.yml {only_env}, different versions {differ}"
+    )
+
+
+def test_lock_pins_every_top_level_package_at_the_same_version():
+    req, lock = requirements_in(), requirements_lock()
+    missing = sorted(set(req) - set(lock))
+    differ = sorted(f"{k}: {req[k]} vs lock {lock[k]}" for k in set(req) & set(lock) if req[k] != lock[k])
+    assert not missing and not differ, (
+        f"requirements.lock is stale (run `make lock`): missing {missing}, differ {differ}"
+    )
+    assert not any("nvidia" in k or "cuda" in k for k in lock), "the lock pulls a CUDA build of torch"
+
+
+def test_installed_versions_match_the_lock():
+    lock = requirements_lock()
+    wrong = []
+    for name, version in lock.items():
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name}: not installed (lock {version})")
+            continue
+        if have.split("+")[0] != version:
+            wrong.append(f"{name}: installed {have}, lock {version}")
+    assert not wrong, "the venv does not match requirements.lock (run `make setup`):\n" + "\n".join(wrong)
+
+
+def test_course_utils_is_installed_editable_from_this_checkout():
+    import course_utils
+
+    assert Path(course_utils.__file__).resolve().parent == REPO / "course_utils"
+
+
+def _jupyter(*args) -> str:
+    out = subprocess.run([str(VENV_BIN / "jupyter"), *args], capture_output=True, text=True, timeout=120)
+    return out.stdout + out.stderr
+
+
+def test_nbgrader_lab_extension_loads_and_students_lack_instructor_tools():
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", _jupyter("labextension", "list"))
+    line = next((l for l in listing.splitlines() if "@jupyter/nbgrader" in l and "v0.9.6" in l), "")
+    assert "enabled" in line and "OK" in line, f"nbgrader lab extension not loaded:\n{listing}"
+    page_config_file = REPO / ".venv" / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    page_config = json.loads(page_config_file.read_text())
+    disabled = page_config.get("disabledExtensions", {})
+    for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"):
+        assert disabled.get(plugin) is True, f"{plugin} should be disabled for students: {page_config}"
+    for plugin in ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"):
+        assert not disabled.get(plugin), f"{plugin} must stay enabled for students"
+    servers = re.sub(r"\x1b\[[0-9;]*m", "", _jupyter("server", "extension", "list"))
+    assert re.search(r"nbgrader\.server_extensions\.formgrader\s+disabled", servers), servers
+    assert re.search(r"nbgrader\.server_extensions\.assignment_list\s+enabled", servers), servers
+
+
+def test_make_setup_is_idempotent():
+    """A second `make setup` has nothing to do: make's question mode says the stamp is up to date."""
+    result = subprocess.run(["make", "-q", "setup"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, (
+        f"`make setup` would reinstall although nothing changed:\n{result.stdout}{result.stderr}"
+    )
+
+
+@pytest.mark.slow
+def test_make_lab_serves_jupyterlab(tmp_path):
+    port, token = free_port(), os.urandom(12).hex()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path)}
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --allow-root"
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"ARGS={args}"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline, status = time.time() + 90, None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
+                    status = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert status is not None, f"JupyterLab did not answer /api/status (exit {proc.poll()})"
+        assert "started" in status
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as r:
+            assert r.status == 200 and b"JupyterLab" in r.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_suite_runs_in_the_course_venv():
+    venv = (REPO / ".venv").resolve()
+    assert Path(sys.prefix).resolve() == venv, f"run the tests with .venv/bin/python, not {sys.executable}"

@@ -1,0 +1,80 @@
+"""Harness 1: every notebook of the course runs top to bottom in a fresh kernel.
+
+Each notebook is copied (with its folder) to a temporary directory and executed there with nbclient, so
+nothing is written into the repository. The kernel gets MPLBACKEND=Agg (tests only: the notebooks
+themselves never choose a backend) and a fixed hash seed; the notebooks seed their own generators.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from conftest import NOTEBOOK_TIMES, REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
+CELL_TIMEOUT_S = 300
+
+
+def _id(path):
+    return str(path.relative_to(REPO))
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=_id)
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    workdir = tmp_path / path.parent.name
+    shutil.copytree(path.parent, workdir, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.ipynb"))
+    nb = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    monkeypatch.setenv("COURSE_UNDER_TEST", "1")
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        pytest.fail(f"{_id(path)} failed:\n{err}")
+    finally:
+        NOTEBOOK_TIMES[_id(path)] = time.perf_counter() - start
+
+
+def test_course_has_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no notebook"
+    assert (REPO / "notebooks" / "01_large_inputs_and_parameter_counting.ipynb") in NOTEBOOKS
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "solutions").glob("*/*.ipynb")), ids=_id
+)
+def test_notebook_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [
+        i
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert not dirty, f"{_id(path)}: cells {dirty} carry outputs; clear them (make clear-outputs)"
+    assert "MPLBACKEND" not in path.read_text() and "matplotlib.use(" not in path.read_text(), (
+        f"{_id(path)} chooses a matplotlib backend; only the test harness may"
+    )
+
+
+def test_notebook_names_are_numbered():
+    for path in NOTEBOOKS:
+        prefix = path.name.split("_", 1)[0]
+        assert prefix.isdigit() and len(prefix) == 2, f"{path.name}: expected NN_topic.ipynb"
+    assert os.path.isdir(REPO / "notebooks")
