@@ -28,5 +28,28 @@ c.IgnorePattern.pattern = r".*Warning.*"
 # A student who deletes a test cell still gets graded (nbgrader issue 1682).
 c.OverwriteCells.add_missing_cells = True
 
-# Per-cell limit; course_utils.grading adds a whole-notebook limit.
+# Per-cell limit; course_utils.grading.grade adds a whole-notebook limit and kills the kernel after it.
 c.Execute.timeout = 60
+
+# Duplicated or split graded cells: keep the last copy instead of crashing (nbgrader issue 1083).
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402
+
+from course_utils.grading.preprocessors import DeduplicateIdsKeepLast, StripHiddenTests  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIdsKeepLast, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+
+# Feedback goes back to students: no hidden tests in it (neither their source nor their tracebacks).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# --- sandbox (course_utils.sandbox) ---
+# Autograding runs every submission's kernel in the bubblewrap grading sandbox (deploy/README.md, "The grading
+# sandbox"): whatever kernel a student's notebook names, nbgrader starts this one. Install it into the
+# environment with `python -m course_utils.sandbox install` (make setup does). Where bubblewrap cannot run,
+# grading refuses; COURSE_ALLOW_UNSANDBOXED_GRADING=1 grades without it (trusted notebooks only).
+c.Execute.kernel_name = "course-sandbox"
+# --- end sandbox ---

@@ -78,3 +78,9 @@ def test_notebook_names_are_numbered():
         prefix = path.name.split("_", 1)[0]
         assert prefix.isdigit() and len(prefix) == 2, f"{path.name}: expected NN_topic.ipynb"
     assert os.path.isdir(REPO / "notebooks")
+
+
+def test_readme_outline_lists_every_notebook():
+    readme = (REPO / "README.md").read_text()
+    missing = [p.stem for p in NOTEBOOKS if f"`{p.stem}`" not in readme]
+    assert not missing, f"README.md's course outline lacks a row for {missing}"

@@ -10,6 +10,7 @@ Read one module per idea:
 * :mod:`.receptive_field`   analytic and empirical (torch autograd) receptive fields
 * :mod:`.gradcheck`         numerical gradients and CS231n-style relative errors
 * :mod:`.sequential`        a minimal NumPy ``Sequential`` CNN trained with SGD + momentum
+* :mod:`.digits_cnn`        conv-ReLU-pool-linear on scikit-learn's digits (>= 97 % test accuracy)
 
 Every function is checked against ``torch.nn.functional`` in float64 by the test suite.
 """
@@ -21,13 +22,33 @@ from .conv import (
     conv2d_forward_naive,
     conv_output_size,
 )
+from .digits_cnn import digits_split, make_digits_cnn, train_digits_cnn
+from .gradcheck import GradientCheck, gradient_check, numerical_gradient, relative_error
 from .layers import linear_backward, linear_forward, relu_backward, relu_forward, softmax_cross_entropy
+from .locally_connected import (
+    TiedWeightDemo,
+    locally_connected_backward,
+    locally_connected_forward,
+    tied_weight_gradient_demo,
+)
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 from .receptive_field import EmpiricalField, ReceptiveField, empirical_receptive_field, receptive_field
+from .sequential import SGD, AvgPool2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sequential
 
 __all__ = [
+    "AvgPool2d",
+    "Conv2d",
     "EmpiricalField",
+    "Flatten",
+    "GradientCheck",
+    "Layer",
+    "Linear",
+    "MaxPool2d",
+    "ReLU",
     "ReceptiveField",
+    "SGD",
+    "Sequential",
+    "TiedWeightDemo",
     "avgpool2d_backward",
     "avgpool2d_forward",
     "conv2d_backward",
@@ -35,13 +56,22 @@ __all__ = [
     "conv2d_forward",
     "conv2d_forward_naive",
     "conv_output_size",
+    "digits_split",
     "empirical_receptive_field",
+    "gradient_check",
     "linear_backward",
     "linear_forward",
+    "locally_connected_backward",
+    "locally_connected_forward",
+    "make_digits_cnn",
     "maxpool2d_backward",
     "maxpool2d_forward",
+    "numerical_gradient",
     "receptive_field",
+    "relative_error",
     "relu_backward",
     "relu_forward",
     "softmax_cross_entropy",
+    "tied_weight_gradient_demo",
+    "train_digits_cnn",
 ]

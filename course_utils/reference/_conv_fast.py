@@ -22,9 +22,7 @@ def windows(x_pad, KH, KW, sh, sw):
     Ho = (Hp - KH) // sh + 1
     Wo = (Wp - KW) // sw + 1
     sN, sC, sH, sW = x_pad.strides
-    return as_strided(
-        x_pad, (N, C, Ho, Wo, KH, KW), (sN, sC, sH * sh, sW * sw, sH, sW), writeable=False
-    )
+    return as_strided(x_pad, (N, C, Ho, Wo, KH, KW), (sN, sC, sH * sh, sW * sw, sH, sW), writeable=False)
 
 
 def forward(x, w, b, stride, padding):

@@ -27,9 +27,7 @@ def as_array(func: str, name: str, value) -> np.ndarray:
 
 def check_ndim(func: str, name: str, arr: np.ndarray, ndim: int, layout: str) -> np.ndarray:
     if arr.ndim != ndim:
-        raise ValueError(
-            f"{func}: {name} must be {ndim}-D {layout}, got shape {arr.shape} ({arr.ndim}-D)"
-        )
+        raise ValueError(f"{func}: {name} must be {ndim}-D {layout}, got shape {arr.shape} ({arr.ndim}-D)")
     return arr
 
 

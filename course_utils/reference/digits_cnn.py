@@ -48,6 +48,5 @@ def train_digits_cnn(seed=0, target=0.97, on_epoch_end=None, **overrides):
     model = make_digits_cnn(seed)
     hp = {**DIGITS_HYPERPARAMETERS, **overrides}
     t0 = time.perf_counter()
-    history = model.fit(X_tr, y_tr, X_te, y_te, seed=seed, on_epoch_end=on_epoch_end,
-                        stop_at_val_acc=target, **hp)
+    history = model.fit(X_tr, y_tr, X_te, y_te, seed=seed, on_epoch_end=on_epoch_end, stop_at_val_acc=target, **hp)
     return model, history, time.perf_counter() - t0

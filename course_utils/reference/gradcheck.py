@@ -78,6 +78,8 @@ def gradient_check(f, x, analytic_grad, dout=None, h=1e-5, tol=1e-7) -> Gradient
     """
     analytic_grad = np.asarray(analytic_grad)
     if analytic_grad.shape != np.shape(x):
-        raise ValueError(f"gradient_check: analytic_grad must have the shape of x {np.shape(x)}, got {analytic_grad.shape}")
+        raise ValueError(
+            f"gradient_check: analytic_grad must have the shape of x {np.shape(x)}, got {analytic_grad.shape}"
+        )
     err = relative_error(analytic_grad, numerical_gradient(f, x, h=h, dout=dout))
     return GradientCheck(err, err <= tol, _verdict(err))

@@ -37,13 +37,14 @@ def _lc_setup(func, x, w, b, stride, padding, dout=None):
     Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
     if (Hw, Ww) != (Ho, Wo):
         raise ValueError(
-            f"{func}: w must have one filter bank per output location, shape {(Ho, Wo, F, C, KH, KW)}, "
-            f"got {w.shape}"
+            f"{func}: w must have one filter bank per output location, shape {(Ho, Wo, F, C, KH, KW)}, got {w.shape}"
         )
     if b is not None:
         b = as_array(func, "b", b)
         if b.shape != (F, Ho, Wo):
-            raise ValueError(f"{func}: b must have shape {(F, Ho, Wo)} (one bias per filter and location), got {b.shape}")
+            raise ValueError(
+                f"{func}: b must have shape {(F, Ho, Wo)} (one bias per filter and location), got {b.shape}"
+            )
     if dout is not None:
         dout = check_ndim(func, "dout", as_array(func, "dout", dout), 4, "(N, F, H_out, W_out)")
         if dout.shape != (N, F, Ho, Wo):

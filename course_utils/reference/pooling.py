@@ -25,9 +25,7 @@ def _pool_setup(func, x, kernel_size, stride, padding, dout=None):
     sh, sw = (KH, KW) if stride is None else pair(func, "stride", stride, 1)
     ph, pw = pair(func, "padding", padding, 0)
     if 2 * ph > KH or 2 * pw > KW:
-        raise ValueError(
-            f"{func}: padding=({ph}, {pw}) must be at most half of kernel_size=({KH}, {KW}) (as in torch)"
-        )
+        raise ValueError(f"{func}: padding=({ph}, {pw}) must be at most half of kernel_size=({KH}, {KW}) (as in torch)")
     N, C, H, W = x.shape
     if KH > H + 2 * ph or KW > W + 2 * pw:
         raise ValueError(
@@ -58,14 +56,48 @@ def _offsets(KH, KW, sh, sw, Ho, Wo):
 def maxpool2d_forward(x, kernel_size, stride=None, padding=0):
     """Max over each KH x KW window. x: (N, C, H, W) -> (N, C, H_out, W_out)."""
     x, _, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup("maxpool2d_forward", x, kernel_size, stride, padding)
+    if (KH, KW) == (sh, sw) and ph == pw == 0:
+        return _tiled_max(x, KH, KW)[0]
     xp = _padded(x, ph, pw, -np.inf)
-    if KH == sh and KW == sw and xp.shape[2] == KH * Ho and xp.shape[3] == KW * Wo:
-        # Non-overlapping windows that tile the input exactly: reshape, no copy.
-        return xp.reshape(*x.shape[:2], Ho, KH, Wo, KW).max(axis=(3, 5))
     out = None
     for sl in _offsets(KH, KW, sh, sw, Ho, Wo):
         out = xp[sl].copy() if out is None else np.maximum(out, xp[sl], out=out)
     return out
+
+
+def _tiled_max(x, KH, KW, need_argmax=False):
+    """Max-pool when the windows tile the input (stride == kernel, no padding), one axis at a time.
+
+    First the max over each row segment of KW pixels (and which q in 0..KW-1 won), then the max of KH such
+    row maxima (and which p won). A later position wins only if strictly larger, so ties go to the first
+    maximum in row-major order, as torch. Returns (out, p_arg, q_arg); the args are None unless asked.
+    """
+    N, C, H, W = x.shape
+    Ho, Wo = H // KH, W // KW
+    x = x[:, :, : KH * Ho, : KW * Wo]  # floor: the leftover rows/columns are in no window
+    rows, q_arg = _running_max([x[..., q::KW] for q in range(KW)], need_argmax)  # (N, C, KH*Ho, Wo)
+    out, p_arg = _running_max([rows[:, :, p::KH] for p in range(KH)], need_argmax)  # (N, C, Ho, Wo)
+    return out, p_arg, q_arg
+
+
+def _running_max(views, need_argmax):
+    """Elementwise max of equally shaped views, and (optionally) the index of the first view that wins."""
+    # Strided views are copied to contiguous arrays first: NumPy's SIMD loops want contiguous operands,
+    # and a strided copy is cheaper than a strided comparison.
+    best = np.array(views[0], order="C")  # a fresh copy: it is written to below
+    arg = None
+    for k, v in enumerate(views[1:], start=1):
+        v = np.ascontiguousarray(v)
+        if need_argmax:
+            better = v > best
+            if arg is None:
+                arg = better.view(np.int8)  # 0/1 bytes: the first comparison is the argmax so far
+            else:
+                np.copyto(arg, k, where=better)
+        np.maximum(best, v, out=best)
+    if need_argmax and arg is None:
+        arg = np.zeros(best.shape, dtype=np.int8)
+    return best, arg
 
 
 def maxpool2d_backward(dout, x, kernel_size, stride=None, padding=0):
@@ -76,6 +108,8 @@ def maxpool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     x, dout, (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = _pool_setup(
         "maxpool2d_backward", x, kernel_size, stride, padding, dout=dout
     )
+    if (KH, KW) == (sh, sw) and ph == pw == 0:
+        return _tiled_max_backward(dout, x, KH, KW)
     xp = _padded(x, ph, pw, -np.inf)
     out = maxpool2d_forward(x, (KH, KW), (sh, sw), (ph, pw))
     dx_pad = np.zeros(xp.shape, dtype=np.result_type(x, dout))
@@ -87,6 +121,23 @@ def maxpool2d_backward(dout, x, kernel_size, stride=None, padding=0):
         dx_pad[sl] += np.where(first, dout, 0)
     H, W = x.shape[2:]
     return dx_pad[:, :, ph : ph + H, pw : pw + W]
+
+
+def _tiled_max_backward(dout, x, KH, KW):
+    """Backward of :func:`_tiled_max`: dout goes down the winning row p, then to the winning column q."""
+    _, p_arg, q_arg = _tiled_max(x, KH, KW, need_argmax=True)
+    N, C, H, W = x.shape
+    Ho, Wo = dout.shape[2:]
+    dtype = np.result_type(x, dout)
+    d_rows = np.empty((N, C, Ho, KH, Wo), dtype=dtype)  # gradient of each row maximum
+    for p in range(KH):
+        np.multiply(dout, p_arg == p, out=d_rows[:, :, :, p])
+    d_rows = d_rows.reshape(N, C, Ho * KH, Wo)
+    dx = np.zeros((N, C, H, W), dtype=dtype) if (H, W) != (KH * Ho, KW * Wo) else np.empty((N, C, H, W), dtype)
+    dx_tiles = dx[:, :, : KH * Ho, : KW * Wo]
+    for q in range(KW):
+        np.multiply(d_rows, q_arg == q, out=dx_tiles[..., q::KW])
+    return dx
 
 
 def avgpool2d_forward(x, kernel_size, stride=None, padding=0):

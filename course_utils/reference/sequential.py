@@ -193,8 +193,21 @@ class Sequential:
         loss, _ = softmax_cross_entropy(scores, y)
         return loss, float(np.mean(scores.argmax(axis=1) == y))
 
-    def fit(self, X, y, X_val=None, y_val=None, epochs=10, batch_size=32, lr=0.05, momentum=0.9,
-            weight_decay=0.0, seed=0, on_epoch_end=None, stop_at_val_acc=None):
+    def fit(
+        self,
+        X,
+        y,
+        X_val=None,
+        y_val=None,
+        epochs=10,
+        batch_size=32,
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=0.0,
+        seed=0,
+        on_epoch_end=None,
+        stop_at_val_acc=None,
+    ):
         """Mini-batch SGD with momentum.
 
         X: (N, C, H, W) (or (N, D)), y: (N,) int labels; X_val/y_val optional (val entries are NaN without

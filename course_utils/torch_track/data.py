@@ -64,6 +64,8 @@ CLASSES = {
                 "ankle boot"),
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
+#: Image side of each data set (its offline fallback is resized to the same).
+IMAGE_SIZE = {"digits": 8, "shapes": 28, "mnist": 28, "fashion": 28, "cifar10": 32}
 _FALLBACK = {"mnist": ("digits", 28, 1), "fashion": ("shapes", 28, 1), "cifar10": ("shapes", 32, 3)}
 
 

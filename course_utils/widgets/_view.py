@@ -106,11 +106,11 @@ class Explorer:
                     self.error_box]
         self.widget = widgets.VBox([c for c in children if c is not None])
         self.widget.add_class("cu-explorer")
-        self.update()
+        self.redraw()
 
     def _on_change(self, _change) -> None:
         if not self._syncing:
-            self.update()
+            self.redraw()
 
     def set_controls(self, **values) -> None:
         """Set several controls at once without a redraw per control (then redraw once)."""
@@ -118,9 +118,13 @@ class Explorer:
         try:
             for name, value in values.items():
                 self.controls[name].value = value
+                self._controls_changed()
         finally:
             self._syncing = False
-        self.update()
+        self.redraw()
+
+    def _controls_changed(self) -> None:
+        """Hook: adjust dependent controls (e.g. a dropdown's options) after one control changed."""
 
     def _sync_controls(self, state) -> None:
         """Write clamped values back into the controls (no redraw is triggered)."""
@@ -135,7 +139,7 @@ class Explorer:
             self._syncing = False
 
     # -- one redraw ------------------------------------------------------------------------------------------
-    def update(self) -> bool:
+    def redraw(self) -> bool:
         """Read the controls; if the state changed, redraw. Returns True when a redraw happened."""
         try:
             state = self.read_state()
@@ -153,6 +157,7 @@ class Explorer:
             self._show_error(exc)
             return True
         self.image.value = png
+        self.image.width = str(int(self.fig.get_figwidth() * self.fig.dpi))  # no upscaling (blurry)
         self.caption.value = self.describe_html(state)
         self.error = None
         self.error_box.value = ""
@@ -163,10 +168,12 @@ class Explorer:
     def _show_error(self, exc: BaseException) -> None:
         self.renders += 1
         self.error = f"{type(exc).__name__}: {exc}"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
+        if isinstance(exc, StudentCodeError):  # show the student's own frames, not the widget's
+            exc = exc.original
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
         self.error_box.value = (
             "<div style='color:#b00020;border:1px solid #b00020;padding:4px'>"
-            f"<b>Your function raised {html.escape(type(exc).__name__)}:</b> {html.escape(str(exc))}"
+            f"<b>{html.escape(self.error)}</b>"
             f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details></div>"
         )
         self.status.value = f"error #{self.renders}: {self.error}"
@@ -192,3 +199,44 @@ class Explorer:
     def png(self) -> bytes:
         """The PNG bytes currently shown."""
         return self.image.value
+
+
+def image_axes(fig: Figure, rect, title: str = "", cmap: str = "gray"):
+    """An axes without ticks holding one image artist (updated later with :func:`set_image`)."""
+    ax = fig.add_axes(rect)
+    ax.set_axis_off()
+    if title:  # a figure text, not ax.set_title: title placement costs a text layout per tick each draw
+        fig.text(rect[0] + rect[2] / 2, min(rect[1] + rect[3] + 0.02, 0.98), title, ha="center", va="bottom",
+                 fontsize=9)
+    im = ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest")
+    return ax, im
+
+
+def set_image(im, arr: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> None:
+    """Show ``arr`` ((H, W) or (H, W, 3)) in the image artist ``im``, resizing its extent to the new shape."""
+    arr = np.asarray(arr)
+    im.set_data(arr)
+    h, w = arr.shape[:2]
+    im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
+    im.axes.set_xlim(-0.5, w - 0.5)
+    im.axes.set_ylim(h - 0.5, -0.5)
+    if arr.ndim == 2:
+        lo = float(np.min(arr)) if vmin is None else vmin
+        hi = float(np.max(arr)) if vmax is None else vmax
+        im.set_clim(lo, hi if hi > lo else lo + 1e-12)
+
+
+class StudentCodeError(Exception):
+    """An exception raised inside a function passed to a widget (``conv_fn=`` ...), with that name attached."""
+
+    def __init__(self, name: str, exc: BaseException):
+        super().__init__(f"{name} raised {type(exc).__name__}: {exc}")
+        self.name, self.original = name, exc
+
+
+def student_call(name: str, fn, *args, **kwargs):
+    """Call a function given to a widget (often the student's own); wrap its errors in StudentCodeError."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        raise StudentCodeError(name, exc) from exc

@@ -1,0 +1,60 @@
+"""Install the grading kernelspec (``course-sandbox``) into the environment's share/jupyter/kernels.
+
+nbgrader selects it with ``c.Execute.kernel_name = "course-sandbox"`` (nbgrader_config.py), so every
+autograde path (``make grade``, the nbgrader CLI and Python API, the formgrader) runs student code in the
+sandbox. The kernelspec starts ``python -m course_utils.sandbox kernel`` with this environment's Python.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from .policy import Limits
+
+DEFAULT_LIMITS = Limits()
+
+KERNEL_NAME = "course-sandbox"
+DISPLAY_NAME = "Python 3 (course, grading sandbox)"
+
+
+def kernel_json(limits=DEFAULT_LIMITS, python=None):
+    """The kernelspec dict that starts the sandboxed kernel with ``python`` (default: this Python)."""
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits: expected a course_utils.sandbox.Limits, got {type(limits).__name__}")
+    python = python or sys.executable
+    return {
+        "argv": [
+            python, "-m", "course_utils.sandbox", "kernel",
+            "--memory-mb", str(limits.memory_mb),
+            "--cpu-seconds", str(limits.cpu_seconds),
+            "--wall-seconds", str(limits.wall_seconds),
+            "--file-mb", str(limits.file_mb),
+            "-f", "{connection_file}",
+        ],
+        "display_name": DISPLAY_NAME,
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False, "course_sandbox": True},
+    }
+
+
+def kernels_dir(prefix=None):
+    """``<prefix>/share/jupyter/kernels`` (prefix defaults to this environment, ``sys.prefix``)."""
+    return Path(prefix or sys.prefix, "share", "jupyter", "kernels")
+
+
+def install(prefix=None, limits=DEFAULT_LIMITS, python=None):
+    """Write the ``course-sandbox`` kernelspec under ``prefix`` and return its folder (idempotent)."""
+    folder = kernels_dir(prefix) / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "kernel.json.tmp"
+    tmp.write_text(json.dumps(kernel_json(limits, python), indent=1) + "\n")
+    os.replace(tmp, folder / "kernel.json")
+    return folder
+
+
+def installed_spec(prefix=None):
+    """The installed kernelspec dict, or None when it is not installed under ``prefix``."""
+    path = kernels_dir(prefix) / KERNEL_NAME / "kernel.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,29 @@
+"""The PyTorch track: train real CNNs on real data sets, on a laptop CPU, a GPU, or several GPUs.
+
+Modules (one idea each):
+
+- ``device``:      ``get_device()`` (CUDA, then Apple MPS, then CPU), ``seed_everything(seed)``, bf16 autocast,
+                   channels_last and ``torch.compile`` switches.
+- ``data``:        ``make_loaders(name, ...)`` for digits / shapes / mnist / fashion / cifar10 with offline
+                   fallback, and the lecture's training tips as switches (normalise, augment, balanced, shuffle).
+- ``download``:    the checksum-verifying downloader; ``formats``: IDX and CIFAR-10 file readers.
+- ``models``:      ``build_model(name, ...)``: lenet, vgg, resnet20, resnet18; ``init_weights`` (kaiming vs badly
+                   scaled); ``replace_head`` for fine-tuning.
+- ``train``:       ``fit(...)`` (history, ``on_epoch_end``, early stopping, checkpoints), ``evaluate``,
+                   ``fine_tune``.
+- ``distributed``: DistributedDataParallel under ``torchrun`` (gloo on CPU, nccl on CUDA).
+- ``bench``:       ``python -m course_utils.torch_track.bench`` (CPU: LeNet on digits; ``--gpu``: ResNet speed).
+
+The command line: ``python -m course_utils.train --dataset digits --model lenet --epochs 5``.
+"""
+
+from .data import DATASETS, Loaders, load_arrays, make_loaders
+from .device import autocast, describe_device, get_device, prepare_model, seed_everything
+from .models import MODELS, build_model, count_parameters, init_weights, replace_head
+from .train import evaluate, fine_tune, fit, load_checkpoint, new_history, save_checkpoint
+
+__all__ = [
+    "DATASETS", "MODELS", "Loaders", "autocast", "build_model", "count_parameters", "describe_device",
+    "evaluate", "fine_tune", "fit", "get_device", "init_weights", "load_arrays", "load_checkpoint",
+    "make_loaders", "new_history", "prepare_model", "replace_head", "save_checkpoint", "seed_everything",
+]

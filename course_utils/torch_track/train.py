@@ -1,0 +1,232 @@
+"""The training loop: one readable ``fit`` with validation every epoch, history, early stopping, checkpoints.
+
+>>> history = fit(model, data.train, data.val, epochs=10, on_epoch_end=dashboard.update)
+>>> history["val_acc"][-1]
+
+``history`` is the course's shared format: a dict with the keys "epoch", "train_loss", "train_acc", "val_loss"
+and "val_acc", each a list of floats with one entry per finished epoch. ``on_epoch_end(history)`` is called
+after every epoch (``TrainingDashboard().update`` draws live curves from it).
+
+What happens in one epoch (``train_one_epoch``): for every batch, move it to the device, compute the loss
+(under bf16 autocast on CUDA), backpropagate, take an optimizer step. Then ``evaluate`` measures the loss and
+accuracy on the validation set with gradients off. Every epoch starts from its own seed (``seed + epoch``),
+so a run resumed from a checkpoint continues exactly as the uninterrupted run would have.
+
+Early stopping: ``patience=k`` stops after k epochs without a lower validation loss and (``restore_best``)
+puts back the weights of the best epoch. Checkpoints: ``checkpoint="run.pt"`` saves model, optimizer, history
+and early-stopping state after every epoch; ``resume=True`` continues from it. Fine-tuning: ``fine_tune``.
+Under ``torchrun`` (see ``distributed``) losses and accuracies are summed over all processes, only rank 0
+shows progress bars, prints and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from .device import autocast, get_device, seed_everything, to_device
+from .models import Classifier, replace_head
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def new_history() -> dict[str, list[float]]:
+    """An empty history: {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}."""
+    return {k: [] for k in HISTORY_KEYS}
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain model inside a DistributedDataParallel and/or torch.compile wrapper."""
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    return getattr(model, "module", model)  # DistributedDataParallel
+
+
+def _is_main() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _sum_over_processes(*values: float) -> list[float]:
+    """Sum numbers over all torchrun processes (identity when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(values)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _channels_last(model: nn.Module) -> bool:
+    p = next(unwrap(model).parameters(), None)
+    return p is not None and p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and \
+        not p.is_contiguous()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device=None, loss_fn=None, amp: bool | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` over every batch of ``loader`` (gradients off, eval mode).
+
+    Returns (loss, accuracy) as floats; accuracy in [0, 1]. Under torchrun the sums cover all processes.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    cl = _channels_last(model)
+    model.eval()
+    loss_sum, correct, n = 0.0, 0.0, 0.0
+    for x, y in loader:
+        x, y = to_device(x, device, cl), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = model(x)
+        loss_sum += loss_fn(logits.float(), y).item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+    loss_sum, correct, n = _sum_over_processes(loss_sum, correct, n)
+    if n == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    return loss_sum / n, correct / n
+
+
+def train_one_epoch(model: nn.Module, loader, optimizer, device, loss_fn=None, amp: bool | None = None,
+                    progress: bool = True, desc: str = "train", scheduler=None) -> tuple[float, float, float]:
+    """One pass over ``loader`` with an optimizer step (and a ``scheduler`` step, if any) per batch.
+
+    Returns (mean training loss, training accuracy, images per second), measured on the fly while the
+    weights change (so slightly worse than an evaluation after the epoch).
+    """
+    device = torch.device(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    cl = _channels_last(model)
+    model.train()
+    loss_sum, correct, n, start = 0.0, 0.0, 0.0, time.perf_counter()
+    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and _is_main()))
+    for x, y in bar:
+        x, y = to_device(x, device, cl), y.to(device, non_blocking=True)
+        with autocast(device, amp):
+            logits = model(x)
+            loss = loss_fn(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+        bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{correct / n:.3f}")
+    seconds = time.perf_counter() - start
+    loss_sum, correct, n = _sum_over_processes(loss_sum, correct, n)
+    return loss_sum / n, correct / n, n / max(seconds, 1e-9)
+
+
+def save_checkpoint(path, model, optimizer, history, state=None, scheduler=None) -> None:
+    """Write model, optimizer (and scheduler) state, history and extra ``state`` (a dict) to ``path``.
+
+    Only rank 0 writes under torchrun; the others wait for it."""
+    if _is_main():
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                    "history": history, "state": state or {},
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None}, tmp)
+        tmp.replace(path)  # never leave a half-written checkpoint behind
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
+    """Load a checkpoint written by ``save_checkpoint`` into ``model`` (optimizer, scheduler); return its dict."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    unwrap(model).load_state_dict(ckpt["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if scheduler is not None and ckpt.get("scheduler") is not None:
+        scheduler.load_state_dict(ckpt["scheduler"])
+    return ckpt
+
+
+def fit(model: nn.Module, train_loader, val_loader, epochs: int = 10, optimizer=None, lr: float = 1e-3,
+        schedule: str | None = None, device=None, loss_fn=None, seed: int = 0, on_epoch_end=None,
+        patience: int | None = None, restore_best: bool = True, checkpoint: str | Path | None = None,
+        resume: bool = False, amp: bool | None = None, progress: bool = True,
+        verbose: bool = True) -> dict[str, list[float]]:
+    """Train ``model`` for up to ``epochs`` epochs, validating after each; return the history.
+
+    optimizer: any torch optimizer over the model's parameters (default: Adam with ``lr`` over the trainable
+    ones); schedule: None (constant learning rate) or "onecycle" (warm up to ``lr``, then anneal to ~0 over
+    all epochs, stepped every batch); device: default ``get_device()``; amp: bf16 autocast (default: on for CUDA only);
+    on_epoch_end: ``callable(history)`` after every epoch; patience: early-stopping patience in epochs
+    (None = never stop early); restore_best: with early stopping, end with the best epoch's weights;
+    checkpoint / resume: save after every epoch / continue from that file if it exists.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs={epochs!r}, expected a positive int")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"fit: patience={patience!r}, expected None or a positive int")
+    if schedule not in (None, "onecycle"):
+        raise ValueError(f"fit: schedule={schedule!r}, expected None or 'onecycle'")
+    device = torch.device(device) if device is not None else get_device()
+    if not isinstance(model, nn.parallel.DistributedDataParallel):
+        model.to(device)
+    if optimizer is None:
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scheduler = None
+    if schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], epochs=epochs,
+            steps_per_epoch=len(train_loader))
+    history, state = new_history(), {"best_val_loss": float("inf"), "best_weights": None, "bad_epochs": 0}
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler)
+        history, state = ckpt["history"], ckpt["state"]
+        if verbose and _is_main():
+            print(f"resumed from {checkpoint} after epoch {len(history['epoch'])}")
+
+    for epoch in range(len(history["epoch"]), epochs):
+        seed_everything(seed + epoch)  # this epoch's shuffling, augmentation and dropout depend on it alone
+        if hasattr(train_loader.sampler, "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle every epoch
+        train_loss, train_acc, speed = train_one_epoch(model, train_loader, optimizer, device, loss_fn, amp,
+                                                       progress, f"epoch {epoch + 1}/{epochs}", scheduler)
+        val_loss, val_acc = evaluate(model, val_loader, device, loss_fn, amp)
+        for key, value in zip(HISTORY_KEYS, (epoch + 1, train_loss, train_acc, val_loss, val_acc)):
+            history[key].append(float(value))
+        if verbose and _is_main():
+            print(f"epoch {epoch + 1:3d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
+                  f"val loss {val_loss:.4f} acc {val_acc:.4f}  ({speed:,.0f} images/s)")
+
+        if val_loss < state["best_val_loss"]:
+            state.update(best_val_loss=val_loss, bad_epochs=0,
+                         best_weights=copy.deepcopy(unwrap(model).state_dict()) if patience else None)
+        else:
+            state["bad_epochs"] += 1
+        stop = patience is not None and state["bad_epochs"] >= patience
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, history, state, scheduler)
+        if on_epoch_end is not None:
+            on_epoch_end(history)
+        if stop:
+            if verbose and _is_main():
+                print(f"early stopping: no lower validation loss for {patience} epochs")
+            break
+    if patience is not None and restore_best and state["best_weights"] is not None:
+        unwrap(model).load_state_dict(state["best_weights"])
+    return history
+
+
+def fine_tune(model: Classifier, train_loader, val_loader, num_classes: int, epochs: int = 5,
+              freeze_body: bool = True, lr: float = 1e-3, **fit_kwargs) -> dict[str, list[float]]:
+    """Fine-tune a pre-trained model on a new task: replace its head, then train (only the head by default).
+
+    ``model`` holds weights learned on another data set (e.g. ``load_checkpoint("shapes.pt", model)``) for
+    inputs of the same shape. Returns the history of ``fit``.
+    """
+    replace_head(model, num_classes, freeze_body=freeze_body)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return fit(model, train_loader, val_loader, epochs=epochs, optimizer=torch.optim.Adam(params, lr=lr),
+               **fit_kwargs)

@@ -1,0 +1,179 @@
+"""Hyperparameter explorer (lecture slide 24): input size, kernel, stride, padding, dilation -> output size.
+
+The output size along one axis is ``floor((H + 2*padding - dilation*(kernel-1) - 1) / stride) + 1``, the
+rule torch uses. When the stride does not divide evenly, the last rows/columns of the (padded) input are
+covered by no window: they are dropped (rounded down). The picture shows the padded input (padding grey,
+input white, the dropped cells red), the chosen window (blue) and the output grid (the chosen unit blue).
+
+    from course_utils.widgets import HyperparameterExplorer
+    HyperparameterExplorer()                         # size_fn = course_utils.reference.conv_output_size
+    HyperparameterExplorer(size_fn=my_conv_output_size)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+
+BOUNDS = {"input_size": (1, 32), "kernel_size": (1, 11), "stride": (1, 8), "padding": (0, 8), "dilation": (1, 4)}
+
+
+@dataclass(frozen=True)
+class State:
+    input_size: int = 7
+    kernel_size: int = 3
+    stride: int = 2
+    padding: int = 0
+    dilation: int = 1
+    window: int = 0  # which window position is highlighted (row-major index)
+
+
+def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """The widget's own (independent) rule: floor((size + 2p - d(k-1) - 1) / s) + 1."""
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def make_state(**values) -> State:
+    """Clamp values: the (dilated) kernel must fit in the padded input; padding at most half the kernel
+    span (as torch requires); the window index within the output grid."""
+    v = {**State().__dict__, **values}
+    size = clamp_int(v["input_size"], *BOUNDS["input_size"])
+    dilation = clamp_int(v["dilation"], *BOUNDS["dilation"])
+    stride = clamp_int(v["stride"], *BOUNDS["stride"])
+    padding = clamp_int(v["padding"], *BOUNDS["padding"])
+    kmax = max(1, min(BOUNDS["kernel_size"][1], (size + 2 * padding - 1) // dilation + 1))
+    kernel = clamp_int(v["kernel_size"], 1, kmax)
+    padding = min(padding, dilation * (kernel - 1) // 2)
+    kernel = min(kernel, (size + 2 * padding - 1) // dilation + 1)
+    out = output_size(size, kernel, stride, padding, dilation)
+    window = clamp_int(v["window"], 0, out * out - 1)
+    return State(size, kernel, stride, padding, dilation, window)
+
+
+def grids(state: State, size_fn=None):
+    """The picture's data: (padded input codes (Hp, Hp), output codes (Ho, Ho), output size).
+
+    Codes: 0 padding, 1 input, 2 dropped (no window reaches it), 3 in the highlighted window; output: 1/3.
+    ``size_fn`` (the function under test, default course_utils.reference.conv_output_size) gives the output
+    size that is shown; the widget checks it against its own rule.
+    """
+    from course_utils import reference
+
+    size_fn = size_fn or reference.conv_output_size
+    s = state
+    out = student_call("size_fn", size_fn, s.input_size, s.kernel_size, stride=s.stride, padding=s.padding,
+                       dilation=s.dilation)
+    expected = output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
+    if out != expected:
+        raise ValueError(f"size_fn returned {out!r} for input {s.input_size}, kernel {s.kernel_size}, "
+                         f"stride {s.stride}, padding {s.padding}, dilation {s.dilation}; expected {expected}")
+    hp = s.input_size + 2 * s.padding
+    padded = np.zeros((hp, hp), dtype=int)
+    padded[s.padding:s.padding + s.input_size, s.padding:s.padding + s.input_size] = 1
+    span = s.dilation * (s.kernel_size - 1) + 1
+    reach = (out - 1) * s.stride + span  # cells reached by some window along one axis
+    dropped = np.zeros(hp, dtype=bool)
+    dropped[reach:] = True
+    padded[dropped[:, None] | dropped[None, :]] = 2
+    r, c = divmod(s.window, out)
+    taps = np.arange(s.kernel_size) * s.dilation
+    padded[np.ix_(r * s.stride + taps, c * s.stride + taps)] = 3
+    outgrid = np.ones((out, out), dtype=int)
+    outgrid[r, c] = 3
+    return padded, outgrid, out
+
+
+PALETTE = np.array([[0.80, 0.80, 0.80], [1.0, 1.0, 1.0], [0.95, 0.55, 0.55], [0.35, 0.55, 0.95]])
+
+
+def cells_to_rgb(codes: np.ndarray, cell: int = 12) -> np.ndarray:
+    """Colour each code and draw 1-pixel grid lines: (H, W) ints -> (H*cell, W*cell, 3) floats."""
+    rgb = np.repeat(np.repeat(PALETTE[codes], cell, axis=0), cell, axis=1)
+    rgb[::cell, :] = 0.3
+    rgb[:, ::cell] = 0.3
+    rgb[-1, :] = 0.3
+    rgb[:, -1] = 0.3
+    return rgb
+
+
+def _build(fig: Figure) -> dict:
+    ax_in, im_in = image_axes(fig, (0.02, 0.05, 0.55, 0.82), "padded input (grey: padding, red: dropped)")
+    ax_out, im_out = image_axes(fig, (0.62, 0.05, 0.36, 0.82), "output")
+    return {"in": im_in, "out": im_out}
+
+
+def draw(state: State, fig: Figure | None = None, size_fn=None) -> Figure:
+    """Padded input with the highlighted window, and the output grid. Returns the Figure."""
+    fig, art = prepare(fig, (7.0, 4.0), _build)
+    padded, outgrid, _ = grids(state, size_fn)
+    set_image(art["in"], cells_to_rgb(padded))
+    # draw the output at the same cell size as the input so the shrinkage is visible
+    canvas = np.ones((padded.shape[0] * 12, padded.shape[0] * 12, 3))
+    small = cells_to_rgb(outgrid)
+    canvas[: small.shape[0], : small.shape[1]] = small
+    set_image(art["out"], canvas)
+    return fig
+
+
+def caption(state: State, out: int) -> str:
+    s = state
+    num = s.input_size + 2 * s.padding - s.dilation * (s.kernel_size - 1) - 1
+    exact = num / s.stride + 1
+    dil = f" &minus; {s.dilation}&middot;({s.kernel_size} &minus; 1) &minus; 1" if s.dilation > 1 else \
+        f" &minus; {s.kernel_size}"
+    formula = f"&lfloor;({s.input_size} + 2&middot;{s.padding}{dil}) / {s.stride}&rfloor; + 1"
+    if num % s.stride:
+        note = (f" &mdash; the stride does not divide evenly ({exact:.2f}): rounded down as torch does; "
+                f"the last {num % s.stride} row(s)/column(s) are dropped")
+    else:
+        note = " &mdash; the stride divides evenly"
+    return f"output size = {formula} = <b class='cu-out'>{out}&times;{out}</b>{note}"
+
+
+class HyperparameterExplorer(Explorer):
+    """Sliders for input size, kernel size, stride, padding, dilation and the highlighted window.
+
+    ``size_fn(size, kernel_size, stride=, padding=, dilation=)``: the output-size function to show
+    (default ``course_utils.reference.conv_output_size``); a wrong answer is reported in the widget.
+    """
+
+    def __init__(self, size_fn=None, **start):
+        super().__init__("Convolution hyperparameters: where the windows go, and the output size")
+        self.size_fn = size_fn
+        s = make_state(**start)
+        st = {"description_width": "90px"}
+        mk = lambda name, desc: widgets.IntSlider(getattr(s, name), *BOUNDS[name], description=desc,  # noqa: E731
+                                                  style=st, continuous_update=True)
+        self.controls = {
+            "input_size": mk("input_size", "input size"),
+            "kernel_size": mk("kernel_size", "kernel"),
+            "stride": mk("stride", "stride"),
+            "padding": mk("padding", "padding"),
+            "dilation": mk("dilation", "dilation"),
+            "window": widgets.IntSlider(s.window, 0, 1023, description="window #", style=st),
+        }
+        c = self.controls
+        self._build(widgets.HBox([widgets.VBox([c["input_size"], c["kernel_size"], c["stride"]]),
+                                  widgets.VBox([c["padding"], c["dilation"], c["window"]])]))
+
+    def read_state(self) -> State:
+        return make_state(**{name: control.value for name, control in self.controls.items()})
+
+    def render(self, state: State) -> Figure:
+        fig = draw(state, self.fig, self.size_fn)
+        out = output_size(state.input_size, state.kernel_size, state.stride, state.padding, state.dilation)
+        self._out = out
+        self.controls["window"].max = out * out - 1
+        return fig
+
+    def describe_html(self, state: State) -> str:
+        return caption(state, self._out)
+
+    def describe(self, state: State) -> str:
+        return (f"in={state.input_size} k={state.kernel_size} s={state.stride} p={state.padding} "
+                f"d={state.dilation} out={self._out}")

@@ -1,0 +1,311 @@
+"""Receptive-field explorer (lecture slide 29): which input pixels can one unit of a deep layer see?
+
+Pick a stack (the lecture's conv K x K + pool P x P, a VGG-like or an AlexNet-like stack), a layer and a
+unit in it: the unit's field lights up on the input photo and on every intermediate map (the units that
+feed it). Two answers are shown side by side and must agree: the analytic one (``rf_fn``, default
+``course_utils.reference.receptive_field``: size, jump, start per layer) drawn as a red box, and the
+empirical one (torch autograd: input pixels whose gradient w.r.t. the unit is nonzero, measured through the
+same stack with max-pools replaced by average pools, see :func:`measuring_net`) tinted in blue.
+
+    from course_utils.widgets import ReceptiveFieldExplorer
+    ReceptiveFieldExplorer(rf_fn=my_receptive_field)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+
+# name -> (input size, layers); a layer is (kind, kernel_size, stride, padding); "K"/"P" are set by sliders
+STACKS: dict[str, tuple[int, tuple]] = {
+    "lecture: conv K + pool P": (32, (("conv", "K", 1, 0), ("maxpool", "P", "P", 0))),
+    "VGG-like: 2 x (conv 3, conv 3, pool 2)": (32, (("conv", 3, 1, 1), ("conv", 3, 1, 1), ("maxpool", 2, 2, 0),
+                                                     ("conv", 3, 1, 1), ("conv", 3, 1, 1), ("maxpool", 2, 2, 0))),
+    "AlexNet-like (227 x 227)": (227, (("conv", 11, 4, 0), ("maxpool", 3, 2, 0), ("conv", 5, 1, 2),
+                                       ("maxpool", 3, 2, 0), ("conv", 3, 1, 1), ("conv", 3, 1, 1),
+                                       ("conv", 3, 1, 1), ("maxpool", 3, 2, 0))),
+}
+
+
+@dataclass(frozen=True)
+class State:
+    stack: str = "lecture: conv K + pool P"
+    K: int = 5
+    P: int = 2
+    layer: int = 1  # index into the stack's layers (0 = first layer)
+    row: int = 6
+    col: int = 6
+
+
+def layers_of(stack: str, K: int, P: int) -> tuple[int, tuple[tuple[str, int, int, int], ...]]:
+    """(input size, layers) with K and P filled in."""
+    size, spec = STACKS[stack]
+    fill = {"K": K, "P": P}
+    return size, tuple((kind, *(fill.get(v, v) for v in rest)) for kind, *rest in spec)
+
+
+def map_sizes(size: int, layers) -> list[int]:
+    """Side of every map: the input, then after each layer (floor rule, as torch)."""
+    sizes = [size]
+    for _, k, s, p in layers:
+        sizes.append((sizes[-1] + 2 * p - k) // s + 1)
+    return sizes
+
+
+def make_state(**values) -> State:
+    """Clamp K, P, the layer index and the unit's position into the chosen layer's map."""
+    v = {**State().__dict__, **values}
+    stack = v["stack"] if v["stack"] in STACKS else State.stack
+    K, P = clamp_int(v["K"], 1, 9), clamp_int(v["P"], 1, 4)
+    size, layers = layers_of(stack, K, P)
+    layer = clamp_int(v["layer"], 0, len(layers) - 1)
+    side = map_sizes(size, layers)[layer + 1]
+    return State(stack, K, P, layer, clamp_int(v["row"], 0, side - 1), clamp_int(v["col"], 0, side - 1))
+
+
+def field_box(rf_fn, layers, row: int, col: int) -> tuple[int, int, int, int, int]:
+    """Box (r0, r1, c0, c1, size) feeding unit (row, col) of the last of ``layers``, in the coordinates of
+    the map before the first of them (not clipped; inclusive). No layers: the unit itself."""
+    if not layers:
+        return row, row, col, col, 1
+    rf = student_call("rf_fn", rf_fn, [tuple(layer[1:]) for layer in layers])
+    if len(rf) != len(layers):
+        raise ValueError(f"rf_fn returned {len(rf)} records for {len(layers)} layers; expected one per layer")
+    size, jump, start = rf[-1].size, rf[-1].jump, rf[-1].start
+    r0 = int(round(start + row * jump - (size - 1) / 2))
+    c0 = int(round(start + col * jump - (size - 1) / 2))
+    return r0, r0 + size - 1, c0, c0 + size - 1, int(size)
+
+
+@functools.lru_cache(maxsize=8)
+def feature_maps(stack: str, K: int, P: int) -> tuple[np.ndarray, ...]:
+    """The photo passed through the stack (conv = k x k mean filter, pool = max), for display."""
+    from course_utils import reference
+    from course_utils.data.photos import load_photo
+
+    size, layers = layers_of(stack, K, P)
+    x = load_photo("astronaut", gray=True, size=(size, size))[None, None]
+    maps = [x[0, 0]]
+    for kind, k, s, p in layers:
+        if kind == "conv":
+            x = reference.conv2d_forward(x, np.full((1, 1, k, k), 1.0 / (k * k)), stride=s, padding=p)
+        else:
+            x = reference.maxpool2d_forward(x, k, stride=s, padding=p)
+        maps.append(x[0, 0])
+    return tuple(maps)
+
+
+def measuring_net(layers):
+    """The torch stack used to measure fields: convs with all weights 1 and average pools.
+
+    A max-pool passes the gradient to its window's winner only, so one input would show only part of the
+    field; an average pool of the same size, stride and padding has the same field and passes the gradient
+    to every input of its window. With positive weights nothing can cancel: the gradient is nonzero on the
+    whole field, for any input, so one backward pass measures it exactly.
+    """
+    import torch
+    from torch import nn
+
+    modules = []
+    for kind, k, s, p in layers:
+        if kind == "conv":
+            conv = nn.Conv2d(1, 1, k, stride=s, padding=p, bias=False)
+            with torch.no_grad():
+                conv.weight.fill_(1.0)
+            modules.append(conv)
+        else:
+            modules.append(nn.AvgPool2d(k, stride=s, padding=p))
+    return nn.Sequential(*modules)
+
+
+class Measured(NamedTuple):
+    """The measured field: first/last row and column of the nonzero gradient, and its (H, W) mask."""
+
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    mask: np.ndarray
+
+
+@functools.lru_cache(maxsize=256)
+def empirical(stack: str, K: int, P: int, layer: int, row: int, col: int) -> Measured:
+    """Autograd: the input pixels whose gradient w.r.t. unit (row, col) of ``layer`` is nonzero."""
+    import torch
+
+    size, layers = layers_of(stack, K, P)
+    net = _measuring_net_cached(layers[: layer + 1])
+    x = torch.zeros(1, 1, size, size, requires_grad=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: extra threads only wait for each other (10-100x slower)
+    try:
+        net(x)[0, 0, row, col].backward()
+    finally:
+        torch.set_num_threads(threads)
+    mask = (x.grad[0, 0] != 0).numpy()
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return Measured((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])), mask)
+
+
+@functools.lru_cache(maxsize=32)
+def _measuring_net_cached(layers):
+    return measuring_net(layers)
+
+
+def compute(state: State, rf_fn=None) -> dict:
+    """Boxes on every map up to the chosen layer (analytic), the empirical field and their agreement."""
+    from course_utils import reference
+
+    rf_fn = rf_fn or reference.receptive_field
+    size, layers = layers_of(state.stack, state.K, state.P)
+    sides = map_sizes(size, layers)
+    boxes = []  # one per map: the input (m = 0) and each layer's output (m = 1..); None after the chosen one
+    for m in range(len(layers) + 1):
+        if m > state.layer + 1:
+            boxes.append(None)
+            continue
+        r0, r1, c0, c1, s = field_box(rf_fn, layers[m:state.layer + 1], state.row, state.col)
+        boxes.append((r0, r1, c0, c1, s))
+    r0, r1, c0, c1, s = boxes[0]
+    clipped = (max(r0, 0), min(r1, size - 1), max(c0, 0), min(c1, size - 1))
+    emp = empirical(state.stack, state.K, state.P, state.layer, state.row, state.col)
+    agree = clipped == (*emp.rows, *emp.cols)
+    return {"layers": layers, "sides": sides, "boxes": boxes, "size": s, "clipped": clipped,
+            "empirical": emp, "agree": agree}
+
+
+def layer_label(i: int, layer) -> str:
+    kind, k, s, p = layer
+    return f"{i + 1}: {kind} {k}x{k}" + (f" /{s}" if s > 1 else "") + (f" pad {p}" if p else "")
+
+
+@functools.lru_cache(maxsize=None)
+def _builder(n_maps: int):
+    cols = min(n_maps, 5)
+    rows = (n_maps + cols - 1) // cols
+
+    def build(fig: Figure) -> dict:
+        images, boxes, titles = [], [], []
+        for m in range(n_maps):
+            r, c = divmod(m, cols)
+            rect = (c / cols + 0.01, 1 - (r + 1) / rows + 0.02, 1 / cols - 0.02, 1 / rows - 0.1)
+            ax, im = image_axes(fig, rect, cmap="gray")
+            titles.append(fig.text(rect[0] + rect[2] / 2, rect[1] + rect[3] + 0.01, "", ha="center",
+                                   va="bottom", fontsize=8))
+            box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
+            ax.add_patch(box)
+            images.append(im)
+            boxes.append(box)
+        return {"images": images, "boxes": boxes, "titles": titles}
+
+    build.figsize = (2.1 * cols, 2.3 * rows)
+    return build
+
+
+def draw(state: State, fig: Figure | None = None, rf_fn=None) -> Figure:
+    """One panel per map (input first): the maps, the analytic boxes (red) and on the input the empirical
+    field (blue tint). Returns the Figure."""
+    d = compute(state, rf_fn)
+    maps = feature_maps(state.stack, state.K, state.P)
+    build = _builder(len(maps))
+    fig, art = prepare(fig, build.figsize, build)
+    for m, (im, box, title) in enumerate(zip(art["images"], art["boxes"], art["titles"])):
+        img = maps[m]
+        img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
+        if m == 0:  # tint the empirical field
+            rgb = np.repeat(img[:, :, None], 3, axis=2) * 0.75
+            rgb[d["empirical"].mask] = rgb[d["empirical"].mask] * 0.5 + np.array([0.1, 0.35, 0.9]) * 0.5
+            set_image(im, rgb)
+        else:
+            faded = m > state.layer + 1
+            set_image(im, img * 0.4 + 0.6 if faded else img, 0.0, 1.0)
+        b = d["boxes"][m]
+        box.set_visible(b is not None)
+        if b is not None:
+            box.set_bounds(b[2] - 0.5, b[0] - 0.5, b[3] - b[2] + 1, b[1] - b[0] + 1)
+        name = "input" if m == 0 else layer_label(m - 1, d["layers"][m - 1])
+        title.set_text(f"{name} ({d['sides'][m]}x{d['sides'][m]})")
+    return fig
+
+
+class ReceptiveFieldExplorer(Explorer):
+    """Stack, K and P (lecture stack), layer and unit (row, col) -> the unit's receptive field everywhere.
+
+    ``rf_fn(layers)``: layers = [(kernel_size, stride, padding), ...] -> one record per layer with
+    ``.size``, ``.jump``, ``.start`` (default ``course_utils.reference.receptive_field``).
+    """
+
+    def __init__(self, rf_fn=None, **start):
+        super().__init__("Receptive field: what one unit sees")
+        self.rf_fn = rf_fn
+        s = make_state(**start)
+        st = {"description_width": "60px"}
+        self.controls = {
+            "stack": widgets.Dropdown(options=list(STACKS), value=s.stack, description="stack", style=st,
+                                      layout=widgets.Layout(width="380px")),
+            "K": widgets.IntSlider(s.K, 1, 9, description="conv K", style=st),
+            "P": widgets.IntSlider(s.P, 1, 4, description="pool P", style=st),
+            "layer": widgets.Dropdown(options=[("?", 0)], description="layer", style=st),
+            "row": widgets.IntSlider(s.row, 0, 64, description="unit row", style=st),
+            "col": widgets.IntSlider(s.col, 0, 64, description="unit col", style=st),
+        }
+        self._set_layer_options(s)
+        self.controls["layer"].value = s.layer
+        c = self.controls
+        self._build(widgets.HBox([widgets.VBox([c["stack"], c["K"], c["P"]]),
+                                  widgets.VBox([c["layer"], c["row"], c["col"]])]))
+
+    def _set_layer_options(self, state: State) -> None:
+        size, layers = layers_of(state.stack, state.K, state.P)
+        options = [(layer_label(i, layer), i) for i, layer in enumerate(layers)]
+        side = map_sizes(size, layers)[state.layer + 1]
+        syncing, self._syncing = self._syncing, True
+        try:
+            if list(self.controls["layer"].options) != options:
+                self.controls["layer"].options = options
+                self.controls["layer"].value = state.layer
+            for name in ("row", "col"):
+                self.controls[name].max = side - 1
+            lecture = state.stack.startswith("lecture")
+            self.controls["K"].disabled = self.controls["P"].disabled = not lecture
+        finally:
+            self._syncing = syncing
+
+    def _controls_changed(self) -> None:
+        self.read_state()
+
+    def read_state(self) -> State:
+        state = make_state(**{name: control.value for name, control in self.controls.items()})
+        self._set_layer_options(state)
+        return state
+
+    def render(self, state: State) -> Figure:
+        self._data = compute(state, self.rf_fn)
+        return draw(state, self.fig, self.rf_fn)
+
+    def describe_html(self, state: State) -> str:
+        d = self._data
+        size, layers = layers_of(state.stack, state.K, state.P)
+        side = d["sides"][state.layer + 1]
+        r0, r1, c0, c1 = d["clipped"]
+        emp = d["empirical"]
+        verdict = ("&#10003; agree" if d["agree"] else
+                   "&#10007; <b style='color:#b00020'>differ: check rf_fn</b>")
+        extra = ""
+        if state.stack.startswith("lecture") and state.layer == 1:
+            extra = f" (lecture: P + K &minus; 1 = {state.P} + {state.K} &minus; 1 = {state.P + state.K - 1})"
+        return (f"{layer_label(state.layer, layers[state.layer])}, unit ({state.row}, {state.col}) of "
+                f"{side}&times;{side}: analytic field <b class='cu-field'>{d['size']}&times;{d['size']}</b>{extra}"
+                f" &mdash; on the image rows {r0}&ndash;{r1}, cols {c0}&ndash;{c1}; empirical (autograd) "
+                f"rows {emp.rows[0]}&ndash;{emp.rows[1]}, cols {emp.cols[0]}&ndash;{emp.cols[1]} {verdict}")
+
+    def describe(self, state: State) -> str:
+        d = self._data
+        return (f"layer={state.layer + 1} unit=({state.row},{state.col}) field={d['size']}x{d['size']} "
+                f"agree={d['agree']}")

@@ -1,0 +1,59 @@
+"""Real-browser tests of the convolution, hyperparameter and receptive-field explorers (JupyterLab +
+headless Chromium): they render, respond to a slider / a unit selection, and show the right result."""
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_hyperparameter_explorer_output_size(open_notebook):
+    nb = open_notebook("hyperparameter_explorer.ipynb")
+    w = nb.explorer()
+    nb.wait_status(w, r"in=7 k=3 s=2 p=0 d=1 out=3 #1$")
+    assert "3×3" in w.locator(".cu-caption").inner_text()  # floor((7 - 3) / 2) + 1 = 3
+    before = nb.image_bytes(w)
+    nb.screenshot(w, "before")
+    nb.slider_keys(w, "stride", "ArrowRight")  # stride 3: (7 - 3) / 3 does not divide evenly
+    nb.wait_status(w, r"in=7 k=3 s=3 p=0 d=1 out=2 #2$")
+    caption = w.locator(".cu-caption").inner_text()
+    assert "2×2" in caption and "rounded down" in caption  # floor(4 / 3) + 1 = 2, as torch
+    nb.slider_keys(w, "padding", "ArrowRight")  # padding 1: (7 + 2 - 3) / 3 + 1 = 3 exactly
+    nb.wait_status(w, r"in=7 k=3 s=3 p=1 d=1 out=3 #3$")
+    assert "3×3" in w.locator(".cu-caption").inner_text()
+    assert nb.image_bytes(w) != before
+    nb.screenshot(w, "after")
+
+
+def test_convolution_explorer_responds(open_notebook):
+    nb = open_notebook("convolution_explorer.ipynb")
+    w = nb.explorer()
+    nb.wait_status(w, r"camera k=1x2 pos=\(20,20\) out=48x47 #1$")
+    before = nb.image_bytes(w)
+    nb.screenshot(w, "before")
+    nb.select(w, "kernel", "sobel x")
+    nb.wait_status(w, r"k=3x3 pos=\(20,20\) out=46x46 #2$")
+    nb.slider_keys(w, "col", "ArrowRight", times=3)
+    nb.wait_status(w, r"k=3x3 pos=\(20,23\) out=46x46 #5$")
+    caption = w.locator(".cu-caption").inner_text()
+    assert "46×46" in caption and "✓ equal" in caption  # the response map agrees with the dot product
+    assert nb.image_bytes(w) != before
+    nb.screenshot(w, "after")
+
+
+def test_receptive_field_explorer_unit_selection(open_notebook):
+    nb = open_notebook("receptive_field_explorer.ipynb")
+    w = nb.explorer()
+    # lecture default: conv 5 then pool 2 -> P + K - 1 = 6, and the autograd field agrees
+    nb.wait_status(w, r"layer=2 unit=\(6,6\) field=6x6 agree=True #1$")
+    before = nb.image_bytes(w)
+    nb.screenshot(w, "before")
+    nb.slider_keys(w, "unit row", "ArrowRight", times=2)
+    nb.wait_status(w, r"layer=2 unit=\(8,6\) field=6x6 agree=True #3$")
+    caption = w.locator(".cu-caption").inner_text()
+    assert "rows 16–21" in caption and "agree" in caption  # unit row 8, jump 2 -> rows 16..21
+    nb.slider_keys(w, "conv K", "ArrowLeft", times=2)  # K = 3: field P + K - 1 = 4
+    nb.wait_status(w, r"layer=2 unit=\(8,6\) field=4x4 agree=True #5$")
+    nb.select(w, "layer", "1: conv 3x3")  # a unit of the first layer sees K x K pixels
+    nb.wait_status(w, r"layer=1 unit=\(8,6\) field=3x3 agree=True #6$")
+    assert nb.image_bytes(w) != before
+    nb.screenshot(w, "after")

@@ -1,0 +1,83 @@
+"""Headless tests of the parameter-count explorer: controls -> state -> picture, clamping, errors."""
+
+import numpy as np
+
+from course_utils.widgets import ParamCountExplorer
+from course_utils.widgets._view import figure_to_array
+from course_utils.widgets.param_count import draw, make_state
+
+
+def test_default_state_is_the_lecture_example():
+    s = make_state()
+    counts = dict(s.counts)
+    # independent arithmetic: 200*200 pixels x 40,000 units; 40,000 units x 10*10; 100 filters x 10*10
+    assert counts == {"fully connected": 200 * 200 * 40_000, "locally connected": 4_000_000,
+                      "convolutional": 10_000}
+
+
+def test_moving_a_slider_updates_state_picture_and_status():
+    w = ParamCountExplorer()
+    png0, renders0 = w.png(), w.renders
+    w.controls["num_filters"].value = 7
+    assert w.state.num_filters == 7
+    assert dict(w.state.counts)["convolutional"] == 7 * 10 * 10
+    assert w.renders == renders0 + 1
+    assert w.png() != png0
+    assert w.status.value == f"rendered {w.describe(w.state)} #{w.renders}"
+    assert "700" in w.caption.value
+
+
+def test_drawn_bars_follow_the_counts():
+    fig = draw(make_state(image_size=20, hidden_units=400, filter_size=3, num_filters=2))
+    widths = [bar.get_width() for bar in fig.axes[0].patches]
+    np.testing.assert_allclose(widths, np.log10([20 * 20 * 400, 400 * 9, 2 * 9]))
+
+
+def test_bounds_are_clamped():
+    s = make_state(image_size=10**9, filter_size=0, num_filters=-3, hidden_units=0)
+    assert (s.image_size, s.filter_size, s.num_filters, s.hidden_units) == (2000, 1, 1, 1)
+    w = ParamCountExplorer(image_size=8)
+    w.controls["filter_size"].value = 30  # a filter cannot be larger than the image
+    assert w.state.filter_size == 8
+    assert w.controls["filter_size"].value == 8  # the clamped value is written back
+
+
+def test_unchanged_values_do_not_redraw():
+    w = ParamCountExplorer()
+    n = w.renders
+    w.controls["image_size"].value = w.controls["image_size"].value
+    assert w.redraw() is False
+    w.set_controls(image_size=200, num_filters=100)
+    assert w.renders == n
+    img = figure_to_array(w.fig)
+    w.set_controls(image_size=150)
+    assert w.renders == n + 1
+    assert not np.array_equal(img, figure_to_array(w.fig))
+
+
+def test_a_broken_student_function_shows_its_error_in_the_widget():
+    def broken_fc(image_size, hidden_units, channels=1, bias=False):
+        raise ValueError("oops from student code")
+
+    w = ParamCountExplorer(fc_fn=broken_fc)
+    assert "oops from student code" in w.error_box.value
+    assert w.status.value.startswith("error #1: ValueError")
+
+    w2 = ParamCountExplorer(conv_fn=lambda *a: 1.5)
+    assert "non-negative integer" in w2.error_box.value
+
+
+def test_student_functions_are_used():
+    calls = []
+
+    def my_conv(num_filters, filter_size, channels=1, bias=False):
+        calls.append((num_filters, filter_size))
+        return 42
+
+    w = ParamCountExplorer(conv_fn=my_conv)
+    assert dict(w.state.counts)["convolutional"] == 42 and calls
+
+
+def test_displays_itself():
+    bundle = ParamCountExplorer()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
