@@ -20,6 +20,9 @@ c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
 os.makedirs(os.path.join(HERE, "grading"), exist_ok=True)
+# .checks/ holds the outputs hidden tests save (course_utils.grading.verify): never copied into a release
+# nor from one folder to the next.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".checks"]
 
 # A correct answer that prints a warning to stderr must not score 0.
 c.IgnorePattern.enabled = True

@@ -127,6 +127,11 @@ def expect_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 
     if not isinstance(actual, numbers.Number) or isinstance(actual, bool):
         _fail(what, f"a number close to {expected!r}", f"{type(actual).__name__} {_short(actual)}", hint)
     if not np.isclose(float(actual), float(expected), rtol=rtol, atol=atol):
-        _fail(what, f"{expected!r} (rtol={rtol:g}, atol={atol:g})", f"{actual!r}", hint,
-              f"difference {abs(float(actual) - float(expected)):.3g}")
+        _fail(
+            what,
+            f"{expected!r} (rtol={rtol:g}, atol={atol:g})",
+            f"{actual!r}",
+            hint,
+            f"difference {abs(float(actual) - float(expected)):.3g}",
+        )
     _ok(f"{what} = {actual!r} (close to {expected!r})")

@@ -168,3 +168,21 @@ def test_conv_backward_errors(fn):
         fn(np.zeros((2, 4, 8, 8)), x, w)
     with pytest.raises(ValueError, match="x has 3 channels but w expects 2"):
         fn(np.zeros((2, 4, 6, 6)), x, np.zeros((4, 2, 3, 3)))
+
+
+def test_backward_after_forward_on_other_or_mutated_input():
+    """The backward reuses the forward's im2col matrix only for an equal x: check the other cases."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    dout = rng.standard_normal((2, 4, 6, 6))
+    conv2d_forward(x, w, padding=1)
+    x[0, 0, 0, 0] += 1.0  # mutated in place after the forward pass
+    _, dx_t, dw_t, db_t = torch_conv(x, w, None, 1, 1, dout)
+    _, dw, _ = conv2d_backward(dout, x, w, padding=1)
+    assert rel_err(dw, dw_t) <= TOL
+    conv2d_forward(rng.standard_normal((2, 3, 6, 6)), w, padding=1)  # a forward on another input
+    _, dw, _ = conv2d_backward(dout, x, w, padding=1)
+    assert rel_err(dw, dw_t) <= TOL
+    conv2d_forward(x, w, padding=2)  # same x, other padding: other shapes, other windows
+    dx, dw, _ = conv2d_backward(dout, x, w, padding=1)
+    assert rel_err(dw, dw_t) <= TOL and rel_err(dx, dx_t) <= TOL

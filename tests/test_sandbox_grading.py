@@ -8,8 +8,10 @@ the grading kernelspec installed into a private Jupyter path. Submissions:
   folder, the instructor's home and Jupyter's connection files, write into the course folder, the
   solutions and another student's folders, find the grader's secrets in its environment or /proc,
   connect to a server on the host's loopback, and leave processes behind;
-- carol: blank (the control for bob: bob deserves exactly carol's score);
 - dave: the solutions plus the same attacks (must still get full marks).
+
+A blank release notebook scores 0 (every answer raises NotImplementedError), so bob deserves 0.
+Without bubblewrap, grading refuses; with the instructor's switch the kernel runs unsandboxed.
 """
 
 import hashlib
@@ -204,15 +206,14 @@ def graded(course):
         "token": LEFTOVER,
     }
     _submit(root, "bob", solved=False, attack_params=params)
-    _submit(root, "carol", solved=False)
     _submit(root, "dave", solved=True, attack_params=params)
     protected = [root / "nbgrader_config.py", Path(params["solution"]), alice_nb]
     before = {p: _digest(p) for p in protected}
     start = time.perf_counter()
     done = _nbgrader(root, env, "autograde", ASSIGNMENT, "--force", check=False)
     seconds = time.perf_counter() - start
-    print(f"\nsandboxed autograde of 4 submissions of {ASSIGNMENT}: {seconds:.1f} s "
-          f"({seconds / 4:.1f} s per submission, including ~4 s of nbgrader start-up)")
+    print(f"\nsandboxed autograde of 3 submissions of {ASSIGNMENT}: {seconds:.1f} s "
+          f"({seconds / 3:.1f} s per submission, including nbgrader's start-up)")
     try:
         listener.accept()
         connected = True
@@ -226,7 +227,7 @@ def graded(course):
 def test_autograde_succeeds_for_every_submission(graded):
     run = graded["run"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert set(graded["scores"]) == {"alice", "bob", "carol", "dave"}
+    assert set(graded["scores"]) == {"alice", "bob", "dave"}
 
 
 def test_correct_submissions_get_full_marks(graded):
@@ -237,9 +238,8 @@ def test_correct_submissions_get_full_marks(graded):
 
 
 def test_stealing_the_solutions_earns_nothing(graded):
-    scores = graded["scores"]
-    assert scores["carol"][0] < scores["carol"][1], "the blank control must not pass"
-    assert scores["bob"] == scores["carol"], scores
+    score, maximum = graded["scores"]["bob"]
+    assert maximum > 0 and score == 0, graded["scores"]
 
 
 @pytest.mark.parametrize("student", ["bob", "dave"])
@@ -286,11 +286,40 @@ def test_grading_refuses_without_the_sandbox(course, graded):
     refused = _nbgrader(root, env, "autograde", ASSIGNMENT, "--student", "erin", "--force", check=False)
     assert refused.returncode != 0
     assert "Refusing to run student code without the grading sandbox" in refused.stdout + refused.stderr
-    assert "erin" not in _auto_scores(root)
+    assert not (root / "grading" / "autograded" / "erin" / ASSIGNMENT).exists()
+    assert _auto_scores(root)["erin"][0] == 0
 
+
+def _run_in_grading_kernel(course, env, code):
+    """Start the course-sandbox kernel as nbgrader would (same kernelspec, same environment) and run code."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    workdir = course["root"] / "grading" / "autograded" / "probe"
+    workdir.mkdir(parents=True, exist_ok=True)
+    ksm = KernelSpecManager(kernel_dirs=[str(Path(env["JUPYTER_PATH"]) / "kernels")])
+    km = KernelManager(kernel_name=kernelspec.KERNEL_NAME, kernel_spec_manager=ksm)
+    km.start_kernel(cwd=str(workdir), env=env)
+    out = []
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(code, timeout=60, output_hook=out.append)
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+    return "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+
+
+def test_the_instructor_switch_grades_without_the_sandbox(course):
+    env = dict(course["env"], COURSE_SANDBOX_BWRAP="/nonexistent/bwrap")
     env[kernel.ALLOW_ENV] = "1"
-    allowed = _nbgrader(root, env, "autograde", ASSIGNMENT, "--student", "erin", "--force", check=False)
-    assert allowed.returncode == 0, allowed.stdout[-3000:] + allowed.stderr[-3000:]
-    assert "WITHOUT the sandbox" in allowed.stdout + allowed.stderr
-    score, maximum = _auto_scores(root)["erin"]
-    assert score == maximum > 0
+    canary = str(course["home"] / "canary.txt")
+    text = _run_in_grading_kernel(course, env, f"import os; print(os.environ.get('COURSE_SANDBOX'), "
+                                                f"open({canary!r}).read())")
+    assert text.strip() == "None instructor's private file"  # no sandbox: it sees what the grader sees
+    env.pop(kernel.ALLOW_ENV)
+    env.pop("COURSE_SANDBOX_BWRAP")
+    text = _run_in_grading_kernel(course, env, "import os; print(os.environ.get('COURSE_SANDBOX'))")
+    assert text.strip() == "1"

@@ -39,21 +39,52 @@ def clamp_float(value, low: float, high: float) -> float:
     return float(min(max(value, low), high))
 
 
-def figure_to_png(fig: Figure) -> bytes:
-    """Render a matplotlib Figure with Agg and encode it as PNG bytes (fast, low compression)."""
+def render_rgb(fig: Figure) -> np.ndarray:
+    """Render a Figure with Agg: (H, W, 3) uint8 pixels.
+
+    Blitting: artists marked with :func:`animate` (the ones ``draw`` updates) are drawn over a cached
+    background holding everything else (axes, ticks, titles: text is most of matplotlib's drawing time).
+    The background is redrawn when ``fig._cu_static_key`` (set by ``draw`` from what the static parts depend
+    on) changes, or on the first draw.
+    """
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
+    animated = getattr(fig, "_cu_animated", [])
+    key = getattr(fig, "_cu_static_key", None)
+    if not animated:
+        canvas.draw()
+    else:
+        if getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key:
+            canvas.draw()  # animated artists are skipped by a full draw
+            fig._cu_background, fig._cu_background_key = canvas.copy_from_bbox(fig.bbox), key
+        else:
+            canvas.restore_region(fig._cu_background)
+        renderer = canvas.get_renderer()
+        for artist in animated:
+            if artist.get_visible():
+                artist.draw(renderer)
+    return np.asarray(canvas.buffer_rgba())[..., :3]
+
+
+def figure_to_png(fig: Figure) -> bytes:
+    """Render a matplotlib Figure (see :func:`render_rgb`) and encode it as PNG bytes (low compression)."""
     buf = io.BytesIO()
-    Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
+    Image.fromarray(render_rgb(fig)).save(buf, format="png", compress_level=1)
     return buf.getvalue()
 
 
 def figure_to_array(fig: Figure) -> np.ndarray:
-    """Render a Figure with Agg and return its pixels, (H, W, 3) uint8 (what the student sees)."""
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    """Render a Figure and return a copy of its pixels, (H, W, 3) uint8 (what the student sees)."""
+    return render_rgb(fig).copy()
+
+
+def animate(fig: Figure, *artists):
+    """Mark artists that ``draw`` updates on every state change: they are blitted over a cached background."""
+    if not hasattr(fig, "_cu_animated"):
+        fig._cu_animated = []
+    for artist in artists:
+        artist.set_animated(True)
+        fig._cu_animated.append(artist)
+    return artists[0] if len(artists) == 1 else artists
 
 
 def prepare(fig: Figure | None, figsize: tuple[float, float], build) -> tuple[Figure, dict]:
@@ -208,7 +239,7 @@ def image_axes(fig: Figure, rect, title: str = "", cmap: str = "gray"):
     if title:  # a figure text, not ax.set_title: title placement costs a text layout per tick each draw
         fig.text(rect[0] + rect[2] / 2, min(rect[1] + rect[3] + 0.02, 0.98), title, ha="center", va="bottom",
                  fontsize=9)
-    im = ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest")
+    im = animate(fig, ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest"))
     return ax, im
 
 
@@ -240,3 +271,21 @@ def student_call(name: str, fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except Exception as exc:
         raise StudentCodeError(name, exc) from exc
+
+
+class torch_single_thread:
+    """Context manager: run torch on one thread (tiny tensors: extra threads only wait for each other, which
+    on a busy machine makes a 1 ms computation take 100 ms). Restores the previous setting."""
+
+    def __enter__(self):
+        import torch
+
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self._threads)
+        return False

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.widgets._view import Explorer, animate, clamp_int, image_axes, prepare, set_image, student_call
 
 KERNELS: dict[str, tuple[tuple[float, ...], ...]] = {
     "edge [-1, 1]": ((-1.0, 1.0),),
@@ -99,11 +99,11 @@ def compute(state: State, conv_fn=None) -> dict:
 def _build(fig: Figure) -> dict:
     ax_img, im_img = image_axes(fig, (0.01, 0.02, 0.32, 0.86), "photo and window")
     window = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2)
-    ax_img.add_patch(window)
+    animate(fig, ax_img.add_patch(window))
     _, im_prod = image_axes(fig, (0.37, 0.02, 0.26, 0.86), "pixels x kernel", cmap="coolwarm")
     ax_res, im_res = image_axes(fig, (0.67, 0.02, 0.32, 0.86), "response map", cmap="gray")
     marker = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2)
-    ax_res.add_patch(marker)
+    animate(fig, ax_res.add_patch(marker))
     return {"img": im_img, "window": window, "prod": im_prod, "res": im_res, "marker": marker}
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils import counting
-from course_utils.widgets._view import Explorer, clamp_int, prepare
+from course_utils.widgets._view import Explorer, animate, clamp_int, prepare
 
 BOUNDS = {
     "image_size": (4, 2000),
@@ -84,6 +84,7 @@ def _build(fig: Figure) -> dict:
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlabel("parameters (log scale)")
     labels = [ax.text(0, yi, "", va="center", fontsize=10) for yi in y]
+    animate(fig, *bars, *labels)
     return {"ax": ax, "bars": bars, "labels": labels, "top": None}
 
 
@@ -93,7 +94,8 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     counts = np.array([c for _, c in state.counts], dtype=float)
     logs = np.log10(np.maximum(counts, 1.0))
     top = max(2, int(np.ceil(logs.max())) + 1)
-    if art["top"] != top:  # tick labels are costly: rebuild them only when the range changes
+    fig._cu_static_key = top  # the ticks are drawn once per range (see _view.render_rgb)
+    if art["top"] != top:
         art["top"] = top
         art["ax"].set_xlim(0, top)
         art["ax"].set_xticks(range(0, top + 1), [f"1e{k}" for k in range(0, top + 1)])

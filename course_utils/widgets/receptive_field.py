@@ -22,7 +22,16 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.widgets._view import (
+    Explorer,
+    animate,
+    clamp_int,
+    image_axes,
+    prepare,
+    set_image,
+    student_call,
+    torch_single_thread,
+)
 
 # name -> (input size, layers); a layer is (kind, kernel_size, stride, padding); "K"/"P" are set by sliders
 STACKS: dict[str, tuple[int, tuple]] = {
@@ -142,12 +151,8 @@ def empirical(stack: str, K: int, P: int, layer: int, row: int, col: int) -> Mea
     size, layers = layers_of(stack, K, P)
     net = _measuring_net_cached(layers[: layer + 1])
     x = torch.zeros(1, 1, size, size, requires_grad=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: extra threads only wait for each other (10-100x slower)
-    try:
+    with torch_single_thread():
         net(x)[0, 0, row, col].backward()
-    finally:
-        torch.set_num_threads(threads)
     mask = (x.grad[0, 0] != 0).numpy()
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     return Measured((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])), mask)
@@ -185,7 +190,7 @@ def layer_label(i: int, layer) -> str:
     return f"{i + 1}: {kind} {k}x{k}" + (f" /{s}" if s > 1 else "") + (f" pad {p}" if p else "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builder(n_maps: int):
     cols = min(n_maps, 5)
     rows = (n_maps + cols - 1) // cols
@@ -199,7 +204,7 @@ def _builder(n_maps: int):
             titles.append(fig.text(rect[0] + rect[2] / 2, rect[1] + rect[3] + 0.01, "", ha="center",
                                    va="bottom", fontsize=8))
             box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
-            ax.add_patch(box)
+            animate(fig, ax.add_patch(box))
             images.append(im)
             boxes.append(box)
         return {"images": images, "boxes": boxes, "titles": titles}
@@ -215,6 +220,7 @@ def draw(state: State, fig: Figure | None = None, rf_fn=None) -> Figure:
     maps = feature_maps(state.stack, state.K, state.P)
     build = _builder(len(maps))
     fig, art = prepare(fig, build.figsize, build)
+    fig._cu_static_key = (state.stack, state.K, state.P)  # the panel titles
     for m, (im, box, title) in enumerate(zip(art["images"], art["boxes"], art["titles"])):
         img = maps[m]
         img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)

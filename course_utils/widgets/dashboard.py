@@ -1,0 +1,134 @@
+"""Training dashboard: live loss and accuracy curves (train and validation) while a model trains.
+
+Works with both tracks: their training loops take ``on_epoch_end=callable(history)`` and the history is
+the course's dict ``{"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}`` of equal-length lists
+(validation lists may be empty when there is no validation set).
+
+    dash = TrainingDashboard()
+    dash                                   # show it (last expression of a cell)
+    model.fit(X, y, on_epoch_end=dash.update)   # in the next cell; the curves grow after every epoch
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from course_utils.widgets._view import Explorer, prepare
+
+KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+
+
+@dataclass(frozen=True)
+class State:
+    epoch: tuple[float, ...] = ()
+    train_loss: tuple[float, ...] = ()
+    train_acc: tuple[float, ...] = ()
+    val_loss: tuple[float, ...] = ()
+    val_acc: tuple[float, ...] = ()
+
+
+def make_state(history) -> State:
+    """Check the history's format and freeze it. Raises TypeError/ValueError naming what is wrong."""
+    if not isinstance(history, dict):
+        raise TypeError(f"TrainingDashboard.update: history must be a dict with keys {KEYS}, "
+                        f"got {type(history).__name__}")
+    missing = [k for k in KEYS if k not in history]
+    if missing:
+        raise ValueError(f"TrainingDashboard.update: history lacks {missing}; expected keys {KEYS}")
+    values = {}
+    for k in KEYS:
+        seq = history[k]
+        if isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__"):
+            raise TypeError(f"TrainingDashboard.update: history[{k!r}] must be a list of numbers, got {seq!r}")
+        if not all(isinstance(v, numbers.Real) for v in seq):
+            raise TypeError(f"TrainingDashboard.update: history[{k!r}] must hold numbers, got {list(seq)!r}")
+        values[k] = tuple(float(v) for v in seq)
+    n = len(values["epoch"])
+    for k in KEYS[1:]:
+        allowed = (n,) if k.startswith("train") else (n, 0)
+        if len(values[k]) not in allowed:
+            raise ValueError(f"TrainingDashboard.update: history[{k!r}] has {len(values[k])} values but "
+                             f"history['epoch'] has {n}; expected the same length"
+                             + (" (or 0 without validation)" if k.startswith("val") else ""))
+    return State(**values)
+
+
+def _build(fig: Figure) -> dict:
+    art = {}
+    for i, what in enumerate(("loss", "acc")):
+        ax = fig.add_axes((0.07 + i * 0.5, 0.15, 0.4, 0.72))
+        ax.set_xlabel("epoch")
+        ax.set_title("loss (cross-entropy)" if what == "loss" else "accuracy", fontsize=10)
+        ax.grid(alpha=0.3)
+        (train,) = ax.plot([], [], "o-", color="#1f77b4", label="train", markersize=3)
+        (val,) = ax.plot([], [], "s--", color="#d62728", label="validation", markersize=3)
+        ax.legend(loc="best", fontsize=8)
+        art[what] = (ax, train, val)
+    return art
+
+
+def draw(state: State, fig: Figure | None = None) -> Figure:
+    """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure."""
+    fig, art = prepare(fig, (9.0, 3.0), _build)
+    ep = np.array(state.epoch)
+    for what in ("loss", "acc"):
+        ax, train, val = art[what]
+        tr, va = np.array(getattr(state, f"train_{what}")), np.array(getattr(state, f"val_{what}"))
+        train.set_data(ep, tr)
+        val.set_data(ep if len(va) else [], va)
+        ys = np.concatenate([tr, va])
+        ys = ys[np.isfinite(ys)]
+        if len(ep):
+            ax.set_xlim(ep.min() - 0.5, ep.max() + 0.5)
+        if len(ys):
+            lo, hi = float(ys.min()), float(ys.max())
+            if what == "acc":
+                lo, hi = min(lo, 0.0), max(hi, 1.0)
+            pad = 0.05 * (hi - lo if hi > lo else 1.0)
+            ax.set_ylim(lo - pad, hi + pad)
+    return fig
+
+
+class TrainingDashboard(Explorer):
+    """Live curves. ``update(history)`` redraws (usable directly as ``on_epoch_end=dashboard.update``)."""
+
+    def __init__(self, title: str = "Training: loss and accuracy"):
+        super().__init__(title)
+        self._history = State()
+        self.controls = {}
+        from ipywidgets import HBox
+
+        self._build(HBox([]))
+
+    def update(self, history) -> None:
+        """Redraw with ``history`` (the course's history dict). A malformed history is shown in the widget
+        and raised (TypeError/ValueError) so the training loop stops at the bug."""
+        try:
+            self._history = make_state(history)
+        except (TypeError, ValueError) as exc:
+            self._show_error(exc)
+            raise
+        self.redraw()
+
+    def read_state(self) -> State:
+        return self._history
+
+    def render(self, state: State) -> Figure:
+        return draw(state, self.fig)
+
+    def describe_html(self, state: State) -> str:
+        if not state.epoch:
+            return "waiting for the first epoch&hellip;"
+        last = [f"epoch {state.epoch[-1]:g}: train loss {state.train_loss[-1]:.4f}, "
+                f"train accuracy {100 * state.train_acc[-1]:.1f}%"]
+        if state.val_loss:
+            last.append(f"validation loss {state.val_loss[-1]:.4f}, "
+                        f"validation accuracy <b>{100 * state.val_acc[-1]:.1f}%</b>")
+        return "; ".join(last)
+
+    def describe(self, state: State) -> str:
+        return f"epochs={len(state.epoch)}"

@@ -1,0 +1,98 @@
+"""Build (or reuse) the environment a JupyterHub's users run: ``python deploy/hub_env.py [--prefix /opt/course-hub]``.
+
+Every user's server and kernel runs the course's Python as that user, so the environment must be readable
+and executable by everyone. The project's own ``.venv`` is made from a Python that may live in a private
+home (``/root/.pyenv`` here, mode 0700), so the hub gets its own environment in ``PREFIX/venv``, built from
+the system's Python (Debian ``/usr/bin/python3.11``, package ``python3-venv``) and installed from the
+top-level pins of ``requirements.in`` (less the developer tools). Not from ``requirements.lock``: the lock
+is resolved for the project's Python 3.11.7, and some of its pins need Python >= 3.11.5, which Debian 12's
+3.11.2 is not; pip resolves the dependencies below the pins for this Python. The course's ``course_utils``
+is copied into it (no link to the instructor's checkout) with the hardened exchange (``course_exchange.py``),
+the per-role Jupyter configuration goes to ``PREFIX/etc/{instructor,student}``, the grading sandbox's
+kernelspec is installed, and configurable-http-proxy goes into ``PREFIX/node_modules`` from the npm
+registry (``deploy/package.json`` pins it).
+
+The environment is rebuilt only when ``requirements.in``, ``deploy/package.json`` or the Python change
+(a stamp file records their hash); ``course_utils`` and the kernelspec are refreshed on every run (seconds).
+Prints the prefix. Needs no root (but the prefix must be writable); ``make hub`` and tests/test_hub_e2e.py
+call it.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PREFIX = "/opt/course-hub"
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+#: Developer tools the users' environment does not need.
+DEV_ONLY = ("pytest", "pytest-timeout", "hypothesis", "playwright", "ruff")
+
+
+def user_requirements():
+    """The pins of requirements.in that users' servers and kernels need (one per line, comments dropped)."""
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.in").read_text().splitlines()]
+    return [ln for ln in lines if ln and ln.split("=")[0].split("<")[0].split(">")[0].strip() not in DEV_ONLY]
+
+
+def _stamp(python):
+    h = hashlib.sha256()
+    for path in (ROOT / "requirements.in", ROOT / "deploy" / "package.json"):
+        h.update(path.read_bytes())
+    h.update(subprocess.run([python, "-VV"], capture_output=True, text=True, check=True).stdout.encode())
+    return h.hexdigest()
+
+
+def _run(cmd, **kw):
+    print("+", " ".join(map(str, cmd)), file=sys.stderr, flush=True)
+    subprocess.run(list(map(str, cmd)), check=True, **kw)
+
+
+def build(prefix=DEFAULT_PREFIX, python=SYSTEM_PYTHON, force=False):
+    """Create or refresh the hub environment under ``prefix``; returns ``Path(prefix)``."""
+    prefix = Path(prefix)
+    if not os.path.isfile(python):
+        raise FileNotFoundError(f"python: {python} does not exist (install Debian's python3.11 and python3-venv)")
+    os.umask(0o022)  # everything readable by every user
+    venv = prefix / "venv"
+    stamp_file = prefix / ".stamp"
+    stamp = _stamp(python)
+    if force or not stamp_file.exists() or stamp_file.read_text() != stamp:
+        shutil.rmtree(prefix, ignore_errors=True)
+        prefix.mkdir(parents=True)
+        _run([python, "-m", "venv", venv])
+        pip = [venv / "bin" / "python", "-m", "pip", "install", "-qq", "--disable-pip-version-check"]
+        _run([*pip, *user_requirements()])
+        shutil.copy(ROOT / "deploy" / "package.json", prefix / "package.json")
+        _run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix], cwd=prefix)
+        stamp_file.write_text(stamp)
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = Path(subprocess.run([venv / "bin" / "python", "-c", purelib],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    shutil.rmtree(site / "course_utils", ignore_errors=True)
+    shutil.copytree(ROOT / "course_utils", site / "course_utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy(ROOT / "deploy" / "course_exchange.py", site / "course_exchange.py")
+    shutil.rmtree(prefix / "etc", ignore_errors=True)
+    shutil.copytree(ROOT / "deploy" / "jupyter", prefix / "etc", ignore=shutil.ignore_patterns("__pycache__"))
+    _run([venv / "bin" / "python", "-m", "course_utils.sandbox", "install"])
+    os.chmod(prefix, 0o755)
+    return prefix
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", default=os.environ.get("COURSE_HUB_PREFIX", DEFAULT_PREFIX))
+    parser.add_argument("--python", default=SYSTEM_PYTHON)
+    parser.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
+    args = parser.parse_args(argv)
+    print(build(args.prefix, args.python, args.force))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""nbgrader harness, round trip: submissions generated from the release are graded by `make grade`'s code
+(``course_utils.grading.grade``) in one batch, and each gets the grade it deserves.
+
+Solutions -> full marks; untouched releases -> 0; issue 6's adversarial a1 submissions: noisy or
+alternative-but-correct, plausibly wrong, tampering, calling the reference, looping, exiting, killing the
+kernel, SyntaxError, deleted / duplicated / split / edited test cells, renamed notebook, stale grades.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from course_utils.grading.grade import grade_all
+from course_utils.grading.release import source_assignments
+
+pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = source_assignments(str(REPO))
+A1_ITEMS = {"a1_fc_params": 1, "a1_lc_params": 1, "a1_conv_params": 1, "a1_conv_output_size": 2,
+            "a1_conv2d_forward": 6, "a1_filterbank_design": 2, "a1_apply_filterbank": 2}
+
+
+def _load(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _solutions(aid):
+    """{solution grade id: the instructor's code without markers}."""
+    out = {}
+    for cell in _load(REPO / "solutions" / aid / f"{aid}.ipynb")["cells"]:
+        if _meta(cell).get("solution") and cell["cell_type"] == "code":
+            lines = "".join(cell["source"]).splitlines()
+            out[_meta(cell)["grade_id"]] = "\n".join(ln for ln in lines if "### " not in ln)
+    return out
+
+
+def _submission(aid, replace=None, extra_before=None, edit=None):
+    """The release of ``aid`` with the instructor's answers filled in, then ``replace``d / edited."""
+    nb = _load(REPO / "assignments" / aid / f"{aid}.ipynb")
+    answers = {**_solutions(aid), **(replace or {})}
+    for cell in nb["cells"]:
+        gid = _meta(cell).get("grade_id")
+        if _meta(cell).get("solution") and cell["cell_type"] == "code" and gid in answers:
+            cell["source"] = answers[gid]
+    if extra_before:
+        nb["cells"].insert(2, {"cell_type": "code", "id": "student-extra", "metadata": {}, "outputs": [],
+                               "execution_count": None, "source": extra_before})
+    if edit:
+        edit(nb)
+    return nb
+
+
+CONV_FLIPPED = _solutions("a1")["a1_conv2d_forward_solution"].replace("patch * w[f]", "patch * w[f, :, ::-1, ::-1]")
+OUTPUT_SIZE_CEIL = "def conv_output_size(size, kernel_size, stride=1, padding=0):\n" \
+    "    return -(-(size + 2 * padding - kernel_size) // stride) + 1\n"
+CONV_ZEROS = """
+def conv2d_forward(x, w, b=None, stride=1, padding=0):
+    H = (x.shape[2] + 2 * padding - w.shape[2]) // stride + 1
+    W = (x.shape[3] + 2 * padding - w.shape[3]) // stride + 1
+    return np.zeros((x.shape[0], w.shape[0], H, W))
+"""
+CONV_VECTORISED = """
+import warnings
+from numpy.lib.stride_tricks import sliding_window_view
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0):
+    warnings.warn("this is a vectorised conv", UserWarning)
+    print("computing a conv")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    win = sliding_window_view(x_pad, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    out = np.einsum("nchwij,fcij->nfhw", win, w)
+    return out if b is None else out + np.asarray(b)[None, :, None, None]
+"""
+TAMPER = """
+import math, builtins, sys
+import numpy as np, numpy.testing
+import course_utils.checks as checks
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+math.isclose = lambda *a, **k: True
+for name in ("expect_equal", "expect_close", "expect_shape"):
+    setattr(checks, name, lambda *a, **k: None)
+expect_equal = expect_close = expect_shape = lambda *a, **k: None
+ip = get_ipython()
+ip.showtraceback = lambda *a, **k: None          # hide every error the tests raise
+ip._showtraceback = lambda *a, **k: None
+import course_utils.grading.verify as verify
+verify.check = lambda *a, **k: None               # and disable the hidden checks
+"""
+REFERENCE_CALLER = {
+    "a1_counting_solution": _solutions("a1")["a1_counting_solution"].replace(
+        "def fully_connected_params(image_size, hidden_units, channels=1, bias=False):",
+        "from course_utils.counting import fully_connected_params as _fc\n\n"
+        "def fully_connected_params(image_size, hidden_units, channels=1, bias=False):\n"
+        "    return _fc(image_size, hidden_units, channels, bias)\n\n"
+        "def _unused(image_size, hidden_units, channels=1, bias=False):"),
+    "a1_conv2d_forward_solution": "from course_utils.reference import conv2d_forward as _saved\n"
+    "def conv2d_forward(x, w, b=None, stride=1, padding=0):\n    return _saved(x, w, b, stride, padding)\n",
+    "a1_filterbank_solution": _solutions("a1")["a1_filterbank_solution"].replace(
+        "responses = conv2d_forward(image[None, None], bank[:, None])[0]",
+        "from numpy.lib.stride_tricks import sliding_window_view\n"
+        "    responses = np.einsum('hwij,kij->khw', sliding_window_view(image, bank.shape[1:]), bank)"),
+}
+
+
+def _drop_tests(nb):
+    nb["cells"] = [c for c in nb["cells"] if not (_meta(c).get("grade") and c["cell_type"] == "code")]
+
+
+def _duplicate_and_split(nb):
+    cells = []
+    for c in nb["cells"]:
+        gid = _meta(c).get("grade_id")
+        if gid == "a1_conv2d_forward":
+            cells += [copy.deepcopy(c), c]                       # duplicated test cell
+        elif gid == "a1_fc_params":
+            lines = "".join(c["source"]).splitlines(keepends=True)
+            first, second = copy.deepcopy(c), copy.deepcopy(c)   # JupyterLab's split: same metadata twice
+            first["source"], second["source"] = lines[:3], lines[3:]
+            second["id"] = "split-2"
+            cells += [first, second]
+        elif gid == "a1_counting_solution":
+            top, bottom = copy.deepcopy(c), c                     # split solution cell
+            src = "".join(c["source"])
+            cut = src.index("def locally_connected_params")
+            top["source"], bottom["source"], top["id"] = src[:cut], src[cut:], "split-sol"
+            cells += [top, bottom]
+        else:
+            cells.append(c)
+    nb["cells"] = cells
+
+
+def _edit_tests(nb):
+    for c in nb["cells"]:
+        if _meta(c).get("grade") and c["cell_type"] == "code":
+            c["source"] = "pass  # the student emptied this test"
+            if _meta(c)["grade_id"] == "a1_apply_filterbank":
+                c["cell_type"] = "markdown"
+                c.pop("outputs"), c.pop("execution_count")
+
+
+FULL = dict(A1_ITEMS)
+# student -> (notebook file name, notebook, expected status, {item: expected score} (missing items: 0))
+CASES = {
+    "noisy_alternative": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_VECTORISED},
+                                            extra_before="import sys\nprint('hello')\n"
+                                            "print('a DeprecationWarning on stderr', file=sys.stderr)"),
+                          "ok", FULL),
+    "plausibly_wrong": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_FLIPPED,
+                                                 "a1_conv_output_size_solution": OUTPUT_SIZE_CEIL}),
+                        "ok", {**FULL, "a1_conv2d_forward": 0, "a1_conv_output_size": 0, "a1_apply_filterbank": 0}),
+    "tamperer": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_ZEROS}, extra_before=TAMPER),
+                 "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+    "reference_caller": (None, _submission("a1", REFERENCE_CALLER), "ok",
+                         {**FULL, "a1_fc_params": 0, "a1_conv2d_forward": 0}),
+    "infinite_loop": (None, _submission("a1", extra_before="while True:\n    pass"), "ok", FULL),
+    "sys_exit": (None, _submission("a1", extra_before="import sys\nsys.exit('bye')"), "ok", FULL),
+    "kernel_killer": (None, _submission("a1", extra_before="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+                      "error", {}),
+    "syntax_error": (None, _submission("a1", {"a1_conv2d_forward_solution": "def conv2d_forward(x, w:\n    pass"}),
+                     "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+    "deleted_tests": (None, _submission("a1", edit=_drop_tests), "ok", FULL),
+    "duplicated_split": (None, _submission("a1", edit=_duplicate_and_split), "ok", FULL),
+    "edited_tests": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_ZEROS}, edit=_edit_tests),
+                     "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+    "renamed": ("a1-Copy1.ipynb", _submission("a1"), "ok", FULL),
+    "stale_then_stuck": (None, _submission("a1", extra_before=(
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)")),
+        ("timeout", "error"), {}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    for folder in ("solutions", "assignments"):
+        shutil.copytree(REPO / folder, root / folder)
+    submitted = root / "grading" / "submitted"
+
+    def put(student, aid, nb, name=None):
+        folder = submitted / student / aid
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        text = nb if isinstance(nb, str) else json.dumps(nb, indent=1)
+        (folder / (name or f"{aid}.ipynb")).write_text(text, encoding="utf-8")
+
+    # A first run gives "stale_then_stuck" full marks; its new submission must not keep them.
+    put("stale_then_stuck", "a1", _submission("a1"))
+    first = grade_all(str(root), students=["stale_then_stuck"], workers=1, echo=lambda *_: None)
+    assert first[0].total == sum(A1_ITEMS.values()), first[0]
+    for aid in ASSIGNMENTS:
+        put("solution", aid, (REPO / "solutions" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+        put("untouched", aid, (REPO / "assignments" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
+    for student, (name, nb, _, _) in CASES.items():
+        put(student, "a1", nb, name)
+    (submitted / "no_notebook" / "a1").mkdir(parents=True)
+    (submitted / "no_notebook" / "a1" / "notes.txt").write_text("forgot to upload")
+    lines = []
+    outcomes = grade_all(str(root), workers=2, timeout=60, cell_timeout=20, echo=lines.append)
+    print("\n".join(lines))
+    return root, {(o.student, o.assignment): o for o in outcomes}, lines
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_solution_gets_full_marks_and_release_gets_zero(graded, aid):
+    _, outcomes, _ = graded
+    sol, blank = outcomes["solution", aid], outcomes["untouched", aid]
+    auto = {k: v for k, v in sol.max_scores.items() if not k.endswith("_written")}
+    assert sol.status == "ok", sol
+    assert {k: sol.scores[k] for k in auto} == auto, sol.messages
+    assert sol.scores[f"{aid}_written"] is None, "the written answer waits for manual grading"
+    assert blank.status == "ok" and blank.total == 0.0, blank
+
+
+@pytest.mark.parametrize("student", sorted(CASES))
+def test_adversarial_submission_gets_the_grade_it_deserves(graded, student):
+    _, outcomes, _ = graded
+    outcome = outcomes[student, "a1"]
+    _, _, status, expected = CASES[student]
+    assert outcome.status in ((status,) if isinstance(status, str) else status), (outcome.status, outcome.messages)
+    got = {k: v for k, v in outcome.scores.items() if k in A1_ITEMS}
+    assert got == {k: float(expected.get(k, 0)) for k in A1_ITEMS}, outcome.messages
+    if outcome.status != "ok":
+        assert outcome.messages, "the instructor must be told what happened"
+
+
+def test_instructor_is_told_and_csv_is_complete(graded):
+    root, outcomes, lines = graded
+    assert any("renamed" in m for m in outcomes["renamed", "a1"].messages)
+    assert any("re-checking outside the kernel" in m for m in outcomes["tamperer", "a1"].messages)
+    assert outcomes["no_notebook", "a1"].status == "no notebook"
+    assert len(lines) == len(outcomes), "one line per submission"
+    rows = list(csv.DictReader((root / "grading" / "scores.csv").open()))
+    assert {(r["student"], r["assignment"]) for r in rows} == set(outcomes)
+    row = next(r for r in rows if r["student"] == "plausibly_wrong")
+    assert float(row["a1_conv2d_forward"]) == 0.0 and float(row["a1_conv_params"]) == 1.0
+    assert float(row["total"]) == outcomes["plausibly_wrong", "a1"].total
+
+
+def test_feedback_has_no_hidden_tests(graded):
+    root, _, _ = graded
+    pages = list((root / "grading" / "feedback").rglob("*.html"))
+    assert len(pages) >= len(ASSIGNMENTS) * 2
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for leak in ("BEGIN HIDDEN TESTS", "seed=", "grading.verify"):
+            assert leak not in text, f"{page}: {leak!r} in feedback"

@@ -1,0 +1,73 @@
+"""Headless tests of the receptive-field explorer: analytic boxes against autograd, for every map."""
+
+import pytest
+
+from course_utils.reference import receptive_field
+from course_utils.widgets import ReceptiveFieldExplorer
+from course_utils.widgets.receptive_field import STACKS, compute, empirical, layers_of, make_state
+
+
+@pytest.mark.parametrize("K,P", [(5, 2), (3, 3), (1, 1), (9, 4)])
+def test_lecture_stack_field_is_p_plus_k_minus_one(K, P):
+    d = compute(make_state(K=K, P=P, layer=1, row=2, col=3))
+    assert d["size"] == P + K - 1 and d["agree"]
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_analytic_matches_autograd_at_corners_and_centre(stack):
+    size, layers = layers_of(stack, 5, 2)
+    for layer in range(len(layers)):
+        side = compute(make_state(stack=stack, layer=layer))["sides"][layer + 1]
+        for row, col in [(0, 0), (side - 1, side - 1), (side // 2, side // 3)]:
+            d = compute(make_state(stack=stack, layer=layer, row=row, col=col))
+            emp = empirical(stack, 5, 2, layer, row, col)
+            assert d["clipped"] == (*emp.rows, *emp.cols), (stack, layer, row, col)
+
+
+def test_intermediate_boxes_are_the_units_feeding_the_chosen_one():
+    # lecture stack, pool unit (3, 4): it pools conv units rows 6..7, cols 8..9
+    d = compute(make_state(K=5, P=2, layer=1, row=3, col=4))
+    assert d["boxes"][1][:4] == (6, 7, 8, 9)
+    assert d["boxes"][2][:4] == (3, 3, 4, 4)  # the unit itself
+
+
+def test_unit_selection_updates_state_picture_status():
+    w = ReceptiveFieldExplorer()
+    png, n = w.png(), w.renders
+    w.controls["row"].value = 0
+    assert w.state.row == 0 and w.renders == n + 1 and w.png() != png
+    assert w.status.value.startswith("rendered layer=2 unit=(0,6) field=6x6 agree=True")
+    w.controls["layer"].value = 0
+    assert "field=5x5" in w.status.value
+
+
+def test_stack_change_clamps_layer_and_unit():
+    w = ReceptiveFieldExplorer()
+    w.set_controls(stack="AlexNet-like (227 x 227)", layer=7, row=50, col=50)
+    assert (w.state.layer, w.state.row, w.state.col) == (7, 5, 5)
+    assert "field=195x195" in w.status.value
+    w.set_controls(stack="lecture: conv K + pool P")
+    assert w.state.layer == 1 and w.state.row <= 13
+    s = make_state(K=100, P=0, layer=-3)
+    assert (s.K, s.P, s.layer) == (9, 1, 0)
+
+
+def test_unchanged_values_do_not_redraw():
+    w = ReceptiveFieldExplorer()
+    n = w.renders
+    w.set_controls(row=w.state.row)
+    assert w.redraw() is False and w.renders == n
+
+
+def test_a_wrong_student_rf_fn_disagrees_and_a_crash_is_shown():
+    def off_by_one(layers):
+        return [r._replace(size=r.size + 1) for r in receptive_field(layers)]
+
+    w = ReceptiveFieldExplorer(rf_fn=off_by_one)
+    assert "agree=False" in w.status.value and "differ" in w.caption.value
+
+    def crash(layers):
+        raise KeyError("jump")
+
+    w = ReceptiveFieldExplorer(rf_fn=crash)
+    assert "rf_fn raised KeyError" in w.error_box.value
