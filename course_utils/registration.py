@@ -198,11 +198,11 @@ def _torch_threads(n):
 
 
 def registration_experiment(
-    n_train=1500,
-    n_test=1000,
+    n_train=1000,
+    n_test=500,
     size=28,
-    epochs=8,
-    batch_size=128,
+    epochs=6,
+    batch_size=64,
     lr=3e-3,
     clutter=0.0,
     seed=0,

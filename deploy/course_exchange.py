@@ -23,10 +23,30 @@ class OwnedSubmit(ExchangeSubmit):
     def copy_files(self):
         super().copy_files()
         dest = os.path.join(self.inbound_path, self.assignment_filename)
+        staff_gid = os.stat(self.inbound_path).st_gid
         for folder, _dirs, files in os.walk(dest):
             os.chmod(folder, 0o770)
             for name in files:
-                os.chmod(os.path.join(folder, name), 0o660)
+                path = os.path.join(folder, name)
+                if os.stat(path).st_gid != staff_gid:
+                    _regroup(path, self.inbound_path)
+                os.chmod(path, 0o660)
+
+
+def _regroup(path, inbound):
+    """Give ``path`` the staff group of ``inbound`` (setgid): rewrite it there and move it back.
+
+    nbgrader writes timestamp.txt and submission_secret.txt after copytree has copied the folder's mode,
+    which drops the folder's setgid bit, so they get the student's own group; a student cannot chgrp to
+    a group they are not in, but a file created in the setgid inbound folder gets its group.
+    """
+    tmp = os.path.join(inbound, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(6).hex()}")
+    with open(path, "rb") as src:
+        data = src.read()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
 
 
 def _owner(path):

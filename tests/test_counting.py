@@ -79,10 +79,15 @@ def _shortened(value: int, like: int) -> set[int]:
     return {value // scale * scale, round(value / scale) * scale}
 
 
-def test_alexnet_reproduces_the_lecture_table():
-    s = model_summary(alexnet(), (3, 227, 227))
-    rows = {r.name: r for r in s.rows}
+@pytest.fixture(scope="module")
+def lecture_alexnet():
     net = alexnet()
+    return net, model_summary(net, (3, 227, 227))
+
+
+def test_alexnet_reproduces_the_lecture_table(lecture_alexnet):
+    net, s = lecture_alexnet
+    rows = {r.name: r for r in s.rows}
     for name, lecture in LECTURE_ALEXNET.items():
         weights = getattr(net, name).weight.numel()
         assert lecture["params"] in _shortened(weights, lecture["params"]), name

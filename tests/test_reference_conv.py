@@ -186,3 +186,14 @@ def test_backward_after_forward_on_other_or_mutated_input():
     conv2d_forward(x, w, padding=2)  # same x, other padding: other shapes, other windows
     dx, dw, _ = conv2d_backward(dout, x, w, padding=1)
     assert rel_err(dw, dw_t) <= TOL and rel_err(dx, dx_t) <= TOL
+
+
+def test_backward_without_dx():
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    dout = rng.standard_normal((2, 4, 3, 3))
+    dx, dw, db = conv2d_backward(dout, x, w, stride=2, padding=1, need_dx=False)
+    _, dw_all, db_all = conv2d_backward(dout, x, w, stride=2, padding=1)
+    assert dx is None
+    np.testing.assert_array_equal(dw, dw_all)
+    np.testing.assert_array_equal(db, db_all)

@@ -80,6 +80,11 @@ def test_digits_cnn_reaches_97_percent_and_reports_every_epoch():
     assert "Conv2d(1, 16, kernel_size=3" in repr(model)
 
 
+def test_digits_cnn_other_seed():
+    _, history, _ = train_digits_cnn(seed=1)
+    assert history["val_acc"][-1] >= 0.97 and len(history["epoch"]) < 15
+
+
 def test_sequential_errors():
     with pytest.raises(TypeError, match="layer 1 .* has no forward/backward"):
         Sequential(ReLU(), 3)

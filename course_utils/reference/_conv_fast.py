@@ -85,7 +85,7 @@ def forward(x, w, b, stride, padding):
     return result
 
 
-def backward(dout, x, w, stride, padding):
+def backward(dout, x, w, stride, padding, need_dx=True):
     (sh, sw), (ph, pw) = stride, padding
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
@@ -97,6 +97,8 @@ def backward(dout, x, w, stride, padding):
     db = d_fn.sum(axis=1)
     dw = (d_fn @ _cols(x, KH, KW, stride, padding, save=False).T).reshape(F, C, KH, KW)
 
+    if not need_dx:
+        return None, dw, db
     if (sh, sw) == (1, 1):
         return _col2im_stride1(dout, w, ph, pw, (N, C, H, W)), dw, db
     # col2im: every window sends w^T @ dout back to the KH*KW pixels it read.

@@ -140,11 +140,12 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     return _conv_fast.forward(x, w, b, s, p)
 
 
-def conv2d_backward(dout, x, w, stride=1, padding=0):
+def conv2d_backward(dout, x, w, stride=1, padding=0, *, need_dx=True):
     """Gradients of :func:`conv2d_forward`.
 
     dout: (N, F, H_out, W_out); x: (N, C, H, W); w: (F, C, KH, KW).
-    Returns (dx (N, C, H, W), dw (F, C, KH, KW), db (F,)).
+    Returns (dx (N, C, H, W), dw (F, C, KH, KW), db (F,)). ``need_dx=False`` skips dx (returned as None),
+    as torch does for inputs that need no gradient, e.g. the images fed to the first layer.
     """
     x, w, _, dout, s, p, _ = _conv_setup("conv2d_backward", x, w, None, stride, padding, dout=dout)
-    return _conv_fast.backward(dout, x, w, s, p)
+    return _conv_fast.backward(dout, x, w, s, p, need_dx=need_dx)

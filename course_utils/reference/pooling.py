@@ -9,7 +9,9 @@ pairs; H_out = (H + 2*padding - KH) // stride + 1 (floor, as torch). Windows may
 
 Like torch, padding may be at most half the kernel, so that every window holds at least one real pixel.
 The code loops over the KH*KW positions inside a window (4 for 2x2), never over pixels: each step is one
-strided slice of the whole batch.
+strided slice of the whole batch. When the windows tile the image (stride == kernel, no padding: the usual
+2x2 pool), max pooling takes the max along rows first, then along columns (``_tiled_max``), and the
+backward pass routes dout through those two choices.
 """
 
 from __future__ import annotations
@@ -133,10 +135,10 @@ def _tiled_max_backward(dout, x, KH, KW):
     for p in range(KH):
         np.multiply(dout, p_arg == p, out=d_rows[:, :, :, p])
     d_rows = d_rows.reshape(N, C, Ho * KH, Wo)
-    dx = np.zeros((N, C, H, W), dtype=dtype) if (H, W) != (KH * Ho, KW * Wo) else np.empty((N, C, H, W), dtype)
-    dx_tiles = dx[:, :, : KH * Ho, : KW * Wo]
-    for q in range(KW):
-        np.multiply(d_rows, q_arg == q, out=dx_tiles[..., q::KW])
+    exact = (H, W) == (KH * Ho, KW * Wo)
+    dx = np.empty((N, C, H, W), dtype=dtype) if exact else np.zeros((N, C, H, W), dtype=dtype)
+    for q in range(KW):  # leftover rows / columns (floor) belong to no window and stay 0
+        np.multiply(d_rows, q_arg == q, out=dx[:, :, : KH * Ho, q : KW * Wo : KW])
     return dx
 
 

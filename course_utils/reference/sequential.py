@@ -49,8 +49,10 @@ class Conv2d(Layer):
         self.x = x
         return conv2d_forward(x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
 
-    def backward(self, dout):
-        dx, dw, db = conv2d_backward(dout, self.x, self.params["w"], stride=self.stride, padding=self.padding)
+    def backward(self, dout, need_dx=True):
+        dx, dw, db = conv2d_backward(
+            dout, self.x, self.params["w"], stride=self.stride, padding=self.padding, need_dx=need_dx
+        )
         self.grads = {"w": dw, "b": db}
         return dx
 
@@ -168,8 +170,13 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, need_dx=True):
+        """Backpropagate dscores through all layers; returns dx (None when ``need_dx=False``: the first
+        conv layer then skips the gradient w.r.t. the images, which training never uses)."""
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not need_dx and isinstance(layer, Conv2d):
+                return layer.backward(dout, need_dx=False)
             dout = layer.backward(dout)
         return dout
 
@@ -180,7 +187,7 @@ class Sequential:
         """Forward + backward on one batch: returns (mean loss, accuracy); gradients are left in the layers."""
         scores = self.forward(x)
         loss, dscores = softmax_cross_entropy(scores, y)
-        self.backward(dscores.astype(scores.dtype, copy=False))
+        self.backward(dscores.astype(scores.dtype, copy=False), need_dx=False)
         return loss, float(np.mean(scores.argmax(axis=1) == y))
 
     def predict(self, x, batch_size=512):

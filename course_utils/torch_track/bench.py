@@ -65,7 +65,8 @@ def _sync(device: torch.device) -> None:
 
 
 def gpu_benchmark(images: int = 50_000, batch_size: int = 256, device: str = "auto",
-                  models=("resnet20", "resnet18"), precisions=("bf16", "fp32"), compile: bool = False) -> list[dict]:
+                  models=("resnet20", "resnet18"), precisions=("bf16", "fp32"), compile: bool = False,
+                  warmup_batches: int = 20) -> list[dict]:
     """Train each model for one epoch of ``images`` synthetic 3x32x32 images per precision; return the rows."""
     dev = get_device(device)
     torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithms for these fixed shapes
@@ -79,7 +80,8 @@ def gpu_benchmark(images: int = 50_000, batch_size: int = 256, device: str = "au
             model = prepare_model(build_model(name, 10, 3), dev, compile=compile)
             opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
             amp = precision == "bf16"
-            warm = DeviceBatches(X[: 20 * batch_size], y[: 20 * batch_size], batch_size)
+            n_warm = min(images, warmup_batches * batch_size)
+            warm = DeviceBatches(X[:n_warm], y[:n_warm], batch_size)
             train_one_epoch(model, warm, opt, dev, amp=amp, progress=False)  # warm-up: cuDNN autotuning, compile
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
@@ -104,6 +106,8 @@ def main(argv=None) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--models", default="resnet20,resnet18")
+    p.add_argument("--warmup-batches", type=int, default=20)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
     if args.threads:
@@ -113,7 +117,8 @@ def main(argv=None) -> None:
         print(f"torch {torch.__version__}, device {describe_device(dev)}, batch {args.batch_size}, "
               f"TF32 convs {torch.backends.cudnn.allow_tf32}, TF32 matmul {torch.backends.cuda.matmul.allow_tf32}, "
               f"compile {args.compile}")
-        gpu_benchmark(args.images, args.batch_size, args.device, compile=args.compile)
+        gpu_benchmark(args.images, args.batch_size, args.device, models=args.models.split(","), compile=args.compile,
+                      warmup_batches=args.warmup_batches)
         return
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     r = cpu_benchmark()

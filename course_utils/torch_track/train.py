@@ -67,6 +67,10 @@ def _channels_last(model: nn.Module) -> bool:
         not p.is_contiguous()
 
 
+def _zeros(k: int, device: torch.device) -> torch.Tensor:
+    return torch.zeros(k, device=device, dtype=torch.float32 if device.type == "mps" else torch.float64)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device=None, loss_fn=None, amp: bool | None = None) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` over every batch of ``loader`` (gradients off, eval mode).
@@ -77,15 +81,15 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn=None, amp: bool | No
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     cl = _channels_last(model)
     model.eval()
-    loss_sum, correct, n = 0.0, 0.0, 0.0
+    sums, n = _zeros(2, device), 0  # [loss sum, correct]: kept on the device, read once at the end
     for x, y in loader:
         x, y = to_device(x, device, cl), y.to(device, non_blocking=True)
         with autocast(device, amp):
             logits = model(x)
-        loss_sum += loss_fn(logits.float(), y).item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        sums[0] += loss_fn(logits.float(), y).detach() * len(y)
+        sums[1] += (logits.argmax(1) == y).sum()
         n += len(y)
-    loss_sum, correct, n = _sum_over_processes(loss_sum, correct, n)
+    loss_sum, correct, n = _sum_over_processes(*sums.tolist(), n)
     if n == 0:
         raise ValueError("evaluate: the loader yielded no samples")
     return loss_sum / n, correct / n
@@ -102,9 +106,9 @@ def train_one_epoch(model: nn.Module, loader, optimizer, device, loss_fn=None, a
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     cl = _channels_last(model)
     model.train()
-    loss_sum, correct, n, start = 0.0, 0.0, 0.0, time.perf_counter()
-    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and _is_main()))
-    for x, y in bar:
+    sums, n, start = _zeros(2, device), 0, time.perf_counter()  # [loss sum, correct] stay on the device:
+    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and _is_main()))  # no GPU wait per batch
+    for i, (x, y) in enumerate(bar):
         x, y = to_device(x, device, cl), y.to(device, non_blocking=True)
         with autocast(device, amp):
             logits = model(x)
@@ -114,10 +118,13 @@ def train_one_epoch(model: nn.Module, loader, optimizer, device, loss_fn=None, a
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        loss_sum += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        sums[0] += loss.detach() * len(y)
+        sums[1] += (logits.argmax(1) == y).sum()
         n += len(y)
-        bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{correct / n:.3f}")
+        if not bar.disable and i % 10 == 0:
+            loss_sum, correct = sums.tolist()
+            bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{correct / n:.3f}")
+    loss_sum, correct = sums.tolist()  # waits for the device to finish
     seconds = time.perf_counter() - start
     loss_sum, correct, n = _sum_over_processes(loss_sum, correct, n)
     return loss_sum / n, correct / n, n / max(seconds, 1e-9)

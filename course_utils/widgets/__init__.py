@@ -1,17 +1,36 @@
 """Interactive explorers for the lecture's ideas, driven by the student's own functions.
 
 Each widget lives in its own module as model (plain NumPy state, clamped) -> pure ``draw(state)`` -> thin
-ipywidgets view (see ``_view.py``). An instance displays itself when it is the last expression of a cell.
+ipywidgets view (see ``_view.py``). An instance displays itself when it is the last expression of a cell;
+after each redraw its status line reads ``rendered ... #n``; errors raised by the functions it was given
+(``conv_fn=``, ``pool_fn=``, ``rf_fn=``, ...) are shown inside the widget.
 
 - ``ParamCountExplorer``      fully connected / locally connected / conv parameter counts (slides 8, 9, 23)
 - ``ConvolutionExplorer``     a kernel sliding over a photo: dot product, response map (slides 22, 32)
 - ``HyperparameterExplorer``  input, kernel, stride, padding, dilation -> window grid and output size (24)
+- ``PoolingExplorer``         max/avg pooling, window winners, effect of a 1-pixel shift (26-28)
 - ``ReceptiveFieldExplorer``  a unit's field on the input and every map, analytic vs autograd (29)
+- ``FilterActivationViewer``  filters, feature maps, top-activating patches of a trained model (46-49)
+- ``AdversarialExplorer``     FGSM: image, perturbation, prediction as eps grows (51)
+- ``TrainingDashboard``       live loss/accuracy curves; ``on_epoch_end=dashboard.update``
 """
 
+from course_utils.widgets.adversarial import AdversarialExplorer
 from course_utils.widgets.convolution import ConvolutionExplorer
+from course_utils.widgets.dashboard import TrainingDashboard
+from course_utils.widgets.filters import FilterActivationViewer
 from course_utils.widgets.hyperparams import HyperparameterExplorer
 from course_utils.widgets.param_count import ParamCountExplorer
+from course_utils.widgets.pooling import PoolingExplorer
 from course_utils.widgets.receptive_field import ReceptiveFieldExplorer
 
-__all__ = ["ConvolutionExplorer", "HyperparameterExplorer", "ParamCountExplorer", "ReceptiveFieldExplorer"]
+__all__ = [
+    "AdversarialExplorer",
+    "ConvolutionExplorer",
+    "FilterActivationViewer",
+    "HyperparameterExplorer",
+    "ParamCountExplorer",
+    "PoolingExplorer",
+    "ReceptiveFieldExplorer",
+    "TrainingDashboard",
+]

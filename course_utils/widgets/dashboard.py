@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets._view import Explorer, prepare
+from course_utils.widgets._view import Explorer, animate, prepare
 
 KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -66,30 +66,40 @@ def _build(fig: Figure) -> dict:
         ax.grid(alpha=0.3)
         (train,) = ax.plot([], [], "o-", color="#1f77b4", label="train", markersize=3)
         (val,) = ax.plot([], [], "s--", color="#d62728", label="validation", markersize=3)
-        ax.legend(loc="best", fontsize=8)
+        ax.legend(loc="upper right" if what == "loss" else "lower right", fontsize=8)
+        animate(fig, train, val)
         art[what] = (ax, train, val)
     return art
 
 
+def _nice_top(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k above ``value`` (axis limits that change rarely)."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    k = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * k for m in (1, 2, 5, 10) if m * k >= value))
+
+
 def draw(state: State, fig: Figure | None = None) -> Figure:
-    """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure."""
+    """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure.
+
+    The axes grow in steps (epochs to the next power of two, loss to the next 1/2/5 x 10^k) so that the
+    ticks are redrawn only when a step is passed; in between only the curves are redrawn (blitting).
+    """
     fig, art = prepare(fig, (9.0, 3.0), _build)
     ep = np.array(state.epoch)
-    for what in ("loss", "acc"):
+    losses = np.array(state.train_loss + state.val_loss)
+    losses = losses[np.isfinite(losses)]
+    x_top = 2 ** int(np.ceil(np.log2(max(ep.max(), 4)))) if len(ep) else 4
+    loss_top = _nice_top(float(losses.max()) * 1.05) if len(losses) else 1.0
+    fig._cu_static_key = (x_top, loss_top)
+    for what, top in (("loss", loss_top), ("acc", 1.02)):
         ax, train, val = art[what]
-        tr, va = np.array(getattr(state, f"train_{what}")), np.array(getattr(state, f"val_{what}"))
-        train.set_data(ep, tr)
+        va = np.array(getattr(state, f"val_{what}"))
+        train.set_data(ep, np.array(getattr(state, f"train_{what}")))
         val.set_data(ep if len(va) else [], va)
-        ys = np.concatenate([tr, va])
-        ys = ys[np.isfinite(ys)]
-        if len(ep):
-            ax.set_xlim(ep.min() - 0.5, ep.max() + 0.5)
-        if len(ys):
-            lo, hi = float(ys.min()), float(ys.max())
-            if what == "acc":
-                lo, hi = min(lo, 0.0), max(hi, 1.0)
-            pad = 0.05 * (hi - lo if hi > lo else 1.0)
-            ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(0.5 if x_top > 4 else 0.0, x_top + 0.5)
+        ax.set_ylim(0.0, top)
     return fig
 
 
@@ -125,7 +135,7 @@ class TrainingDashboard(Explorer):
             return "waiting for the first epoch&hellip;"
         last = [f"epoch {state.epoch[-1]:g}: train loss {state.train_loss[-1]:.4f}, "
                 f"train accuracy {100 * state.train_acc[-1]:.1f}%"]
-        if state.val_loss:
+        if state.val_loss and np.isfinite(state.val_loss[-1]):  # NaN: no validation set
             last.append(f"validation loss {state.val_loss[-1]:.4f}, "
                         f"validation accuracy <b>{100 * state.val_acc[-1]:.1f}%</b>")
         return "; ".join(last)

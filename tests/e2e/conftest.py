@@ -172,11 +172,17 @@ class Notebook:
     def explorer(self, index: int = 0):
         return self.panel.locator(".cu-explorer").nth(index)
 
-    def wait_status(self, explorer, pattern: str) -> str:
+    def wait_status(self, explorer, pattern: str, timeout_ms: int = TIMEOUT_MS) -> str:
         """Wait until the explorer's status label (set by the kernel after each redraw) matches ``pattern``."""
         status = explorer.locator(".cu-status")
-        regex = re.compile(pattern)
-        status.filter(has_text=regex).wait_for(timeout=TIMEOUT_MS)
+        try:
+            status.filter(has_text=re.compile(pattern)).wait_for(timeout=timeout_ms)
+        except Exception:
+            self.screenshot(self.panel, "failure")
+            shown = status.all_inner_texts() if explorer.count() else "no explorer on the page"
+            errors = self.panel.locator(".cu-error").all_inner_texts()
+            raise AssertionError(
+                f"status never matched {pattern!r}; shown: {shown}; widget errors: {errors}") from None
         return status.inner_text()
 
     def slider_keys(self, explorer, label: str, key: str, times: int = 1) -> None:

@@ -7,3 +7,6 @@ c.CourseDirectory.course_id = os.environ["COURSE_ID"]
 c.Exchange.root = os.environ["COURSE_EXCHANGE"]
 c.Exchange.assignment_dir = os.path.expanduser("~")
 c.ExchangeFactory.submit = "course_exchange.OwnedSubmit"
+# The exchange root is root's and not world-writable (deploy/README.md): without groupshared nbgrader
+# insists on writing to it.
+c.CourseDirectory.groupshared = True

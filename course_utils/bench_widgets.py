@@ -1,0 +1,114 @@
+"""Redraw latency of every widget: from a control's new value (the callback) to the new PNG in the Image.
+
+    python -m course_utils.bench_widgets [--repeats 30]
+
+Setting a control's value in Python runs the same observer a browser change runs, synchronously; the time
+until it returns covers reading the controls, the model, the drawing, the PNG encoding and the Image update.
+Each widget is moved through ``repeats`` new states after 3 warm-up redraws. Target: p95 <= 100 ms.
+Printed beside each: CPU time of the process (wall time on a busy machine includes waiting for a core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def _digits_models():
+    import torch
+
+    from course_utils.data.digits import load_digits_arrays
+    from course_utils.reference.sequential import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+    from course_utils.widgets._view import torch_single_thread
+
+    X, y = load_digits_arrays()
+    numpy_model = Sequential(Conv2d(1, 8, 3, padding=1, rng=0), ReLU(), MaxPool2d(2), Conv2d(8, 16, 3, padding=1,
+                             rng=1), ReLU(), Flatten(), Linear(16 * 4 * 4, 10, rng=2))
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    opt = torch.optim.Adam(mlp.parameters(), 1e-2)
+    with torch_single_thread():
+        for _ in range(100):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(mlp(torch.tensor(X[:500])), torch.tensor(y[:500])).backward()
+            opt.step()
+    return X, y, numpy_model, mlp
+
+
+def cases(repeats: int):
+    """(name, widget, list of callables each moving the widget to a new state)."""
+    from course_utils import widgets as W
+
+    X, y, numpy_model, mlp = _digits_models()
+    n = repeats + 3
+    rf_lecture = W.ReceptiveFieldExplorer()
+    rf_alex = W.ReceptiveFieldExplorer(stack="AlexNet-like (227 x 227)", layer=7, row=0, col=0)
+    dash = W.TrainingDashboard()
+    hist = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
+
+    def grow(i):
+        hist["epoch"].append(i + 1)
+        for k, v in (("train_loss", 1 / (i + 1)), ("train_acc", 1 - 0.5 / (i + 1)), ("val_loss", 1.2 / (i + 1)),
+                     ("val_acc", 0.9 - 0.5 / (i + 1))):
+            hist[k].append(v)
+        dash.update(hist)
+
+    def setter(w, name, values):
+        return [lambda v=v: setattr(w.controls[name], "value", v) for v in values]
+
+    pc, conv, hp = W.ParamCountExplorer(), W.ConvolutionExplorer(), W.HyperparameterExplorer(input_size=16, stride=1)
+    pool = W.PoolingExplorer()
+    filt = W.FilterActivationViewer(numpy_model, X[:64])
+    adv = W.AdversarialExplorer(mlp, X[:8], y[:8])
+    return [
+        ("ParamCountExplorer", pc, setter(pc, "image_size", range(100, 100 + n))),
+        ("ConvolutionExplorer", conv, setter(conv, "col", [i % 46 for i in range(1, n + 1)])),
+        ("HyperparameterExplorer", hp, setter(hp, "window", range(1, n + 1))),
+        ("PoolingExplorer", pool, setter(pool, "shift", [i % 5 for i in range(2, n + 2)])),
+        ("ReceptiveFieldExplorer lecture", rf_lecture,  # new units: the autograd field is not cached
+         [lambda i=i: rf_lecture.set_controls(row=(3 * i + 1) % 14, col=(5 * i + 2) % 14) for i in range(n)]),
+        ("ReceptiveFieldExplorer AlexNet", rf_alex,
+         [lambda i=i: rf_alex.set_controls(row=(i // 6) % 6, col=i % 6) for i in range(1, n + 1)]),
+        ("FilterActivationViewer", filt, setter(filt, "image", [(i + 1) % 64 for i in range(n)])),
+        ("AdversarialExplorer", adv, setter(adv, "eps", [round(0.01 * ((i + 1) % 30), 3) for i in range(n)])),
+        ("TrainingDashboard", dash, [lambda i=i: grow(i) for i in range(n)]),
+    ]
+
+
+def measure(widget, moves) -> tuple[np.ndarray, np.ndarray]:
+    """Wall and CPU milliseconds per redraw (the first 3 are warm-up and dropped)."""
+    wall, cpu = [], []
+    for move in moves:
+        before = widget.renders
+        t, c = time.perf_counter(), time.process_time()
+        move()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        if widget.renders == before or widget.error:
+            raise RuntimeError(f"{type(widget).__name__}: the move did not redraw (error: {widget.error})")
+    return np.array(wall[3:]) * 1000, np.array(cpu[3:]) * 1000
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args(argv)
+    print(f"redraw latency, callback -> new image; {args.repeats} redraws each; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'widget':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s} {'cpu p95':>8s}  target p95 <= 100 ms")
+    worst = 0.0
+    for name, widget, moves in cases(args.repeats):
+        wall, cpu = measure(widget, moves)
+        p50, p95 = np.percentile(wall, [50, 95])
+        c50, c95 = np.percentile(cpu, [50, 95])
+        worst = max(worst, p95)
+        print(f"{name:32s} {p50:8.1f} {p95:8.1f} {c50:8.1f} {c95:8.1f}  {'ok' if p95 <= 100 else 'SLOW'}")
+    print(f"worst p95: {worst:.1f} ms ({worst / 100:.2f} x the 100 ms target)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

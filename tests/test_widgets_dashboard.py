@@ -1,0 +1,58 @@
+"""Headless tests of the training dashboard: the history format, live redraws, bad histories."""
+
+import numpy as np
+import pytest
+
+from course_utils.widgets import TrainingDashboard
+
+
+def history(n, val=True):
+    ep = list(range(1, n + 1))
+    return {"epoch": ep, "train_loss": [1.0 / e for e in ep], "train_acc": [1 - 0.5 / e for e in ep],
+            "val_loss": [1.2 / e for e in ep] if val else [], "val_acc": [0.9 - 0.5 / e for e in ep] if val else []}
+
+
+def test_update_redraws_curves_with_the_history():
+    d = TrainingDashboard()
+    assert d.status.value == "rendered epochs=0 #1"
+    png = d.png()
+    d.update(history(3))
+    assert d.status.value == "rendered epochs=3 #2" and d.png() != png
+    ax_loss = d.fig.axes[0]
+    x, y = ax_loss.lines[0].get_data()
+    np.testing.assert_allclose(y, [1.0, 0.5, 1 / 3])
+    assert "validation accuracy" in d.caption.value
+
+
+def test_usable_as_on_epoch_end_with_a_growing_history():
+    from course_utils.reference.sequential import Conv2d, Flatten, Linear, ReLU, Sequential
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 1, 6, 6)).astype(np.float32)
+    y = (X.mean(axis=(1, 2, 3)) > 0.5).astype(np.int64)
+    model = Sequential(Conv2d(1, 2, 3, rng=0), ReLU(), Flatten(), Linear(2 * 4 * 4, 2, rng=1))
+    d = TrainingDashboard()
+    seen = []
+    model.fit(X, y, X_val=X, y_val=y, epochs=3, batch_size=20, on_epoch_end=lambda h: (d.update(h), seen.append(1)))
+    assert len(seen) == 3 and d.status.value.startswith("rendered epochs=3")
+
+
+def test_unchanged_history_does_not_redraw_and_no_validation_is_fine():
+    d = TrainingDashboard()
+    d.update(history(2, val=False))
+    n = d.renders
+    d.update(history(2, val=False))
+    assert d.renders == n
+
+
+@pytest.mark.parametrize("bad,err,text", [
+    ([1, 2], TypeError, "must be a dict"),
+    ({"epoch": [1]}, ValueError, "lacks"),
+    ({**history(2), "train_acc": [0.5]}, ValueError, "has 1 values but history['epoch'] has 2"),
+    ({**history(2), "train_loss": ["a", "b"]}, TypeError, "must hold numbers"),
+])
+def test_bad_history_is_shown_and_raised(bad, err, text):
+    d = TrainingDashboard()
+    with pytest.raises(err, match=text.replace("[", r"\[").replace("]", r"\]")):
+        d.update(bad)
+    assert text in d.error_box.value.replace("&#x27;", "'")
