@@ -294,9 +294,33 @@ def _solution_sources():
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
+STEAL = r"""# carol's extra cell: at grading time, run the instructor's solutions and read the gradebook.
+import json, os
+log = {}
+for name, path in PATHS.items():
+    try:
+        text = open(path, "rb").read()
+        if name == "solutions":
+            for cell in json.loads(text)["cells"]:
+                if cell["metadata"].get("nbgrader", {}).get("solution") and cell["cell_type"] == "code":
+                    exec("".join(cell["source"]), globals())
+        log[name] = "READ"
+    except Exception as e:
+        log[name] = type(e).__name__
+log["token"] = "JUPYTERHUB_API_TOKEN" in os.environ
+json.dump(log, open("attack_log.json", "w"))
+"""
+
+
 def _fill(nb, sources, how):
-    """correct: every solution cell; partly wrong: the first half only; blank: as released."""
+    """correct: every solution cell; partly wrong: the first half only; blank: as released, plus a cell
+    that tries to steal the solutions when the instructor autogrades it."""
     if how == "blank":
+        course = f"/home/{INSTRUCTOR}/course"
+        paths = {"solutions": f"{course}/solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+                 "gradebook": f"{course}/grading/gradebook.db"}
+        first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        nb.cells.insert(first + 1, nbformat.v4.new_code_cell(STEAL.replace("PATHS", repr(paths))))
         return
     keep = dict(sources if how == "correct" else sources[: len(sources) // 2])
     for cell in nb.cells:
@@ -329,6 +353,14 @@ def test_grades(cycle):
     assert alice[1] > 0 and alice[0] == alice[1], scores
     assert 0 < bob[0] < bob[1], scores
     assert carol[0] == 0, scores
+
+
+def test_autograde_from_the_formgrader_ran_in_the_sandbox(hub, cycle):
+    log_file = hub["course"] / "grading" / "autograded" / STUDENTS[2] / ASSIGNMENT / "attack_log.json"
+    log = json.loads(log_file.read_text())
+    print("carol's attack at grading time:", log)
+    assert log == {"solutions": "FileNotFoundError", "gradebook": "FileNotFoundError", "token": False}
+    assert cycle["scores"][STUDENTS[2]][0] == 0
 
 
 def test_feedback_reaches_each_student_without_hidden_tests(cycle):
@@ -386,5 +418,6 @@ def test_a_student_cannot_submit_as_someone_else(hub, cycle):
     collected = instructor.nbgrader(f"/assignment/{ASSIGNMENT}/collect")
     instructor.nbgrader(f"/submission/{ASSIGNMENT}/{alice}/autograde")
     assert _scores(hub["course"])[alice] == before
+    print(f"forged submit exit {forged.returncode}; collect log: {collected.get('log', '')[-600:]}")
     if forged.returncode == 0:
         assert "Refusing submission" in collected.get("log", ""), collected

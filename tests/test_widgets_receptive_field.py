@@ -71,3 +71,15 @@ def test_a_wrong_student_rf_fn_disagrees_and_a_crash_is_shown():
 
     w = ReceptiveFieldExplorer(rf_fn=crash)
     assert "rf_fn raised KeyError" in w.error_box.value
+
+
+def test_clicking_a_unit_on_the_map_selects_it():
+    from matplotlib.backend_bases import MouseEvent
+
+    w = ReceptiveFieldExplorer()
+    picker = w.clickmap
+    x, y = picker.ax.transData.transform((11, 4))  # display coordinates of unit row 4, col 11
+    picker.canvas.callbacks.process("button_press_event", MouseEvent("button_press_event", picker.canvas, x, y, 1))
+    assert (w.state.row, w.state.col) == (4, 11)
+    assert w.status.value.startswith("rendered layer=2 unit=(4,11) field=6x6")
+    assert picker.shape == (14, 14) and picker.box.get_x() == 10.5

@@ -48,13 +48,14 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, bytes and NumPy arrays; refuses every other class (no code execution)."""
 
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("_codecs", "encode")}  # how Python 3's protocol-2 pickles store bytes
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"read_cifar10_batch: refusing to load {module}.{name} "
                                          "from a data file")
-        return super().find_class(module.replace("numpy.core", "numpy._core"), name)
+        return super().find_class(module.replace("numpy.core.", "numpy._core."), name)
 
 
 def read_cifar10_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

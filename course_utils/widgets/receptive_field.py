@@ -1,8 +1,8 @@
 """Receptive-field explorer (lecture slide 29): which input pixels can one unit of a deep layer see?
 
 Pick a stack (the lecture's conv K x K + pool P x P, a VGG-like or an AlexNet-like stack), a layer and a
-unit in it: the unit's field lights up on the input photo and on every intermediate map (the units that
-feed it). Two answers are shown side by side and must agree: the analytic one (``rf_fn``, default
+unit in it (sliders, or a click on the small map of the chosen layer): the unit's field lights up on the
+input photo and on every intermediate map (the units that feed it). Two answers are shown side by side and must agree: the analytic one (``rf_fn``, default
 ``course_utils.reference.receptive_field``: size, jump, start per layer) drawn as a red box, and the
 empirical one (torch autograd: input pixels whose gradient w.r.t. the unit is nonzero, measured through the
 same stack with max-pools replaced by average pools, see :func:`measuring_net`) tinted in blue.
@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from course_utils.widgets._click import ClickMap
 from course_utils.widgets._view import (
     Explorer,
     animate,
@@ -209,7 +210,8 @@ def _builder(n_maps: int):
             boxes.append(box)
         return {"images": images, "boxes": boxes, "titles": titles}
 
-    build.figsize = (2.1 * cols, 2.3 * rows)
+    side = min(3.2, 10.5 / cols)  # inches per panel: larger when there are few maps
+    build.figsize = (side * cols, (side + 0.25) * rows)
     return build
 
 
@@ -264,8 +266,11 @@ class ReceptiveFieldExplorer(Explorer):
         self._set_layer_options(s)
         self.controls["layer"].value = s.layer
         c = self.controls
+        # a map of the chosen layer to click a unit on (ipympl canvas)
+        self.clickmap = ClickMap(lambda row, col: self.set_controls(row=row, col=col))
+        picker = widgets.VBox([widgets.HTML("<i>click a unit of the chosen layer:</i>"), self.clickmap.widget])
         self._build(widgets.HBox([widgets.VBox([c["stack"], c["K"], c["P"]]),
-                                  widgets.VBox([c["layer"], c["row"], c["col"]])]))
+                                  widgets.VBox([c["layer"], c["row"], c["col"]]), picker]))
 
     def _set_layer_options(self, state: State) -> None:
         size, layers = layers_of(state.stack, state.K, state.P)
@@ -293,7 +298,9 @@ class ReceptiveFieldExplorer(Explorer):
 
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.rf_fn)
-        return draw(state, self.fig, self.rf_fn)
+        fig = draw(state, self.fig, self.rf_fn)
+        self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
+        return fig
 
     def describe_html(self, state: State) -> str:
         d = self._data

@@ -209,24 +209,40 @@ class Notebook:
         return path
 
 
-@pytest.fixture
-def open_notebook(lab, browser):
-    """open_notebook(name) -> Notebook: a fresh page on the notebook, all cells run."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(TIMEOUT_MS)
-    pages = []
+class Opener:
+    """Opens notebooks in one browser context; ``close()`` closes the pages and shuts the kernels down."""
 
-    def _open(name: str, run: bool = True) -> Notebook:
-        if not (lab.root / name).exists():
+    def __init__(self, lab, browser):
+        self.lab = lab
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.set_default_timeout(TIMEOUT_MS)
+
+    def __call__(self, name: str, run: bool = True) -> Notebook:
+        if not (self.lab.root / name).exists():
             pytest.fail(f"notebook {name} is missing (expected at {NOTEBOOKS.get(name, name)})")
-        page = context.new_page()
-        pages.append(page)
-        page.goto(lab.url(f"lab/tree/{name}?reset"))
+        page = self.context.new_page()
+        page.goto(self.lab.url(f"lab/tree/{name}?reset"))
         nb = Notebook(page, name)
         if run:
             nb.run_all()
         return nb
 
-    yield _open
-    context.close()
-    lab.shutdown_kernels()  # a kernel left running costs CPU and memory for the next tests
+    def close(self) -> None:
+        self.context.close()
+        self.lab.shutdown_kernels()  # a kernel left running costs CPU and memory for the next tests
+
+
+@pytest.fixture
+def open_notebook(lab, browser):
+    """open_notebook(name) -> Notebook: a fresh page on the notebook, all cells run."""
+    opener = Opener(lab, browser)
+    yield opener
+    opener.close()
+
+
+@pytest.fixture(scope="module")
+def open_notebook_module(lab, browser):
+    """Like ``open_notebook``, shared by the tests of one module (one kernel start for several tests)."""
+    opener = Opener(lab, browser)
+    yield opener
+    opener.close()

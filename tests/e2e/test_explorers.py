@@ -6,13 +6,18 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def test_hyperparameter_explorer_output_size(open_notebook):
-    nb = open_notebook("hyperparameter_explorer.ipynb")
-    w = nb.explorer()
+@pytest.fixture(scope="module")
+def explorers(open_notebook_module):
+    """One notebook with the three explorers (one kernel start): 0 hyperparameter, 1 convolution, 2 field."""
+    return open_notebook_module("explorers.ipynb")
+
+
+def test_hyperparameter_explorer_output_size(explorers):
+    nb, w = explorers, explorers.explorer(0)
     nb.wait_status(w, r"in=7 k=3 s=2 p=0 d=1 out=3 #1$")
     assert "3×3" in w.locator(".cu-caption").inner_text()  # floor((7 - 3) / 2) + 1 = 3
     before = nb.image_bytes(w)
-    nb.screenshot(w, "before")
+    nb.screenshot(w, "hyperparameter-before")
     nb.slider_keys(w, "stride", "ArrowRight")  # stride 3: (7 - 3) / 3 does not divide evenly
     nb.wait_status(w, r"in=7 k=3 s=3 p=0 d=1 out=2 #2$")
     caption = w.locator(".cu-caption").inner_text()
@@ -21,15 +26,14 @@ def test_hyperparameter_explorer_output_size(open_notebook):
     nb.wait_status(w, r"in=7 k=3 s=3 p=1 d=1 out=3 #3$")
     assert "3×3" in w.locator(".cu-caption").inner_text()
     assert nb.image_bytes(w) != before
-    nb.screenshot(w, "after")
+    nb.screenshot(w, "hyperparameter-after")
 
 
-def test_convolution_explorer_responds(open_notebook):
-    nb = open_notebook("convolution_explorer.ipynb")
-    w = nb.explorer()
+def test_convolution_explorer_responds(explorers):
+    nb, w = explorers, explorers.explorer(1)
     nb.wait_status(w, r"camera k=1x2 pos=\(20,20\) out=48x47 #1$")
     before = nb.image_bytes(w)
-    nb.screenshot(w, "before")
+    nb.screenshot(w, "convolution-before")
     nb.select(w, "kernel", "sobel x")
     nb.wait_status(w, r"k=3x3 pos=\(20,20\) out=46x46 #2$")
     nb.slider_keys(w, "col", "ArrowRight", times=3)
@@ -37,16 +41,15 @@ def test_convolution_explorer_responds(open_notebook):
     caption = w.locator(".cu-caption").inner_text()
     assert "46×46" in caption and "✓ equal" in caption  # the response map agrees with the dot product
     assert nb.image_bytes(w) != before
-    nb.screenshot(w, "after")
+    nb.screenshot(w, "convolution-after")
 
 
-def test_receptive_field_explorer_unit_selection(open_notebook):
-    nb = open_notebook("receptive_field_explorer.ipynb")
-    w = nb.explorer()
+def test_receptive_field_explorer_unit_selection(explorers):
+    nb, w = explorers, explorers.explorer(2)
     # lecture default: conv 5 then pool 2 -> P + K - 1 = 6, and the autograd field agrees
     nb.wait_status(w, r"layer=2 unit=\(6,6\) field=6x6 agree=True #1$")
     before = nb.image_bytes(w)
-    nb.screenshot(w, "before")
+    nb.screenshot(w, "receptive-field-before")
     nb.slider_keys(w, "unit row", "ArrowRight", times=2)
     nb.wait_status(w, r"layer=2 unit=\(8,6\) field=6x6 agree=True #\d+$")
     caption = w.locator(".cu-caption").inner_text()
@@ -55,5 +58,11 @@ def test_receptive_field_explorer_unit_selection(open_notebook):
     nb.wait_status(w, r"layer=2 unit=\(8,6\) field=4x4 agree=True #\d+$")
     nb.select(w, "layer", "1: conv 3x3")  # a unit of the first layer sees K x K pixels
     nb.wait_status(w, r"layer=1 unit=\(8,6\) field=3x3 agree=True #\d+$")
+    # click unit (20, 5) on the map of layer 1 (30 x 30 units filling the clickable canvas)
+    canvas = w.locator(".cu-clickmap .jupyter-matplotlib-canvas-div")
+    box = canvas.bounding_box()
+    canvas.click(position={"x": (5 + 0.5) / 30 * box["width"], "y": (20 + 0.5) / 30 * box["height"]})
+    nb.wait_status(w, r"layer=1 unit=\(20,5\) field=3x3 agree=True #\d+$")
+    assert "rows 20–22, cols 5–7" in w.locator(".cu-caption").inner_text()
     assert nb.image_bytes(w) != before
-    nb.screenshot(w, "after")
+    nb.screenshot(w, "receptive-field-after")
