@@ -2,10 +2,12 @@
 
 Pick a stack (the lecture's conv K x K + pool P x P, a VGG-like or an AlexNet-like stack), a layer and a
 unit in it (sliders, or a click on the small map of the chosen layer): the unit's field lights up on the
-input photo and on every intermediate map (the units that feed it). Two answers are shown side by side and must agree: the analytic one (``rf_fn``, default
-``course_utils.reference.receptive_field``: size, jump, start per layer) drawn as a red box, and the
-empirical one (torch autograd: input pixels whose gradient w.r.t. the unit is nonzero, measured through the
-same stack with max-pools replaced by average pools, see :func:`measuring_net`) tinted in blue.
+input photo and on every intermediate map (the units that feed it). Two answers are shown side by side
+and must agree:
+
+* analytic (red box): ``rf_fn``, default ``course_utils.reference.receptive_field`` (size, jump, start);
+* empirical (blue tint): torch autograd, the input pixels whose gradient w.r.t. the unit is nonzero,
+  measured through the same stack with max-pools replaced by average pools (see :func:`measuring_net`).
 
     from course_utils.widgets import ReceptiveFieldExplorer
     ReceptiveFieldExplorer(rf_fn=my_receptive_field)
