@@ -130,3 +130,13 @@ def test_fit_rejects_bad_arguments(shapes):
         fit(lenet(shapes), shapes.train, shapes.val, epochs=1, patience=0)
     with pytest.raises(ValueError, match="schedule='cosine'"):
         fit(lenet(shapes), shapes.train, shapes.val, epochs=1, schedule="cosine")
+
+
+def test_history_feeds_the_training_dashboard(shapes):
+    dashboard = pytest.importorskip("course_utils.widgets.dashboard")
+    states = []
+    fit(lenet(shapes), shapes.train, shapes.val, epochs=2, device="cpu", progress=False, verbose=False,
+        on_epoch_end=lambda h: states.append(dashboard.make_state(h)))  # the widget's own format check
+    assert [len(s.epoch) for s in states] == [1, 2] and len(states[-1].val_acc) == 2
+    fig = dashboard.draw(states[-1])
+    assert len(fig.axes) >= 2

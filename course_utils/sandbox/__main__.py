@@ -66,6 +66,63 @@ def check(timeout=60):
     return 1 if escaped else 0
 
 
+def _start_run_stop(km_factory, code, timeout=120):
+    """Seconds to start a kernel, run ``code`` and shut it down (what grading one notebook adds)."""
+    import time
+
+    start = time.perf_counter()
+    km = km_factory()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = os.path.join(tmp, "work")
+        os.mkdir(workdir)
+        km.start_kernel(cwd=workdir)
+        try:
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=timeout)
+            reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)
+            kc.stop_channels()
+        finally:
+            km.shutdown_kernel(now=False)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"benchmark code failed: {reply['content']}")
+    return time.perf_counter() - start
+
+
+def bench(rounds=5, code="import numpy as np; np.linalg.svd(np.ones((200, 200)))"):
+    """Print the sandbox's overhead: kernel start + run + stop, sandboxed and plain, interleaved."""
+    import statistics
+
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    kernel.check_sandbox()
+
+    def plain():
+        km = KernelManager()
+        km._kernel_spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                     display_name="plain", language="python")
+        return km
+
+    def sandboxed():
+        km = KernelManager()
+        spec = kernelspec.kernel_json()
+        km._kernel_spec = KernelSpec(argv=spec["argv"], display_name="sandbox", language="python")
+        return km
+
+    times = {"plain": [], "sandbox": []}
+    for _ in range(rounds):
+        times["plain"].append(_start_run_stop(plain, code))
+        times["sandbox"].append(_start_run_stop(sandboxed, code))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"kernel start + `{code}` + stop, median of {rounds} interleaved rounds:")
+    print(f"  plain ipykernel : {med['plain']:.2f} s")
+    print(f"  grading sandbox : {med['sandbox']:.2f} s")
+    print(f"  ratio sandbox/plain: {med['sandbox'] / med['plain']:.2f}  "
+          f"(overhead {med['sandbox'] - med['plain']:+.2f} s per notebook)")
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["kernel"]:
@@ -80,6 +137,8 @@ def main(argv=None):
     inst.add_argument("--wall-seconds", type=int, default=defaults.wall_seconds)
     inst.add_argument("--file-mb", type=int, default=defaults.file_mb)
     sub.add_parser("check", help="start one sandboxed kernel and show what it sees")
+    b = sub.add_parser("bench", help="kernel start-run-stop time, sandboxed vs plain, side by side")
+    b.add_argument("--rounds", type=int, default=5)
     sub.add_parser("kernel", help="(used by the kernelspec) run a kernel in the sandbox")
     args = parser.parse_args(argv)
     if args.command == "install":
@@ -87,7 +146,7 @@ def main(argv=None):
         print(kernelspec.install(args.prefix, limits))
         return 0
     try:
-        return check()
+        return bench(args.rounds) if args.command == "bench" else check()
     except kernel.SandboxUnavailable as e:
         print(e, file=sys.stderr)
         return kernel.EXIT_REFUSED

@@ -152,7 +152,8 @@ def run_kernel(connection_file, kernel_args, limits, workdir=None):
             return EXIT_REFUSED
         print(f"course_utils.sandbox: WARNING: {ALLOW_ENV} is set: running this kernel WITHOUT the "
               "sandbox (student code has your rights).", file=sys.stderr, flush=True)
-        env = {k: v for k, v in os.environ.items() if k in policy.ENV_PASSTHROUGH or k in ("PATH", "HOME")}
+        keep = (*policy.ENV_PASSTHROUGH, "PATH", "HOME", "JPY_PARENT_PID")
+        env = {k: v for k, v in os.environ.items() if k in keep}
         os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file,
                                    *kernel_args], env)
     reason = policy.unsafe_workdir_reason(workdir, os.environ.get("HOME"))

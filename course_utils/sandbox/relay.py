@@ -46,7 +46,11 @@ def _handler(unix_path, wait_s):
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, inner_writer), _pipe(inner_reader, writer))
+        try:
+            await asyncio.gather(_pipe(reader, inner_writer), _pipe(inner_reader, writer))
+        except asyncio.CancelledError:  # the kernel ended: the launcher is closing every connection
+            for w in (writer, inner_writer):
+                w.close()
 
     return handle
 

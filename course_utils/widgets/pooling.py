@@ -35,13 +35,16 @@ class State:
 
 @functools.lru_cache(maxsize=16)
 def image(name: str) -> np.ndarray:
-    """(SIZE, SIZE) float64 in [0, 1]: a digit (upsampled 8x8 -> 16x16) or a synthetic shape."""
+    """(SIZE, SIZE) float64 in [0, 1]: a digit (bilinearly upsampled 8x8 -> 16x16) or a synthetic shape."""
     if name.startswith("digit"):
         from course_utils.data.digits import load_digits_arrays
 
         X, y = load_digits_arrays()
+        from skimage.transform import resize
+
         digit = X[int(np.nonzero(y == int(name.split()[1]))[0][0]), 0].astype(np.float64)
-        return np.kron(digit, np.ones((2, 2)))
+        # bilinear, not pixel replication: replicated 2x2 blocks would make every aligned 2x2 window flat
+        return np.clip(resize(digit, (SIZE, SIZE), order=1, anti_aliasing=False), 0.0, 1.0)
     from course_utils.data.shapes import SHAPE_CLASSES, make_shapes
 
     X, y = make_shapes(60, size=SIZE, seed=0)

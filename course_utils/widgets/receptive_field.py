@@ -269,10 +269,13 @@ class ReceptiveFieldExplorer(Explorer):
         self.controls["layer"].value = s.layer
         c = self.controls
         # a map of the chosen layer to click a unit on (ipympl canvas)
-        self.clickmap = ClickMap(lambda row, col: self.set_controls(row=row, col=col))
-        picker = widgets.VBox([widgets.HTML("<i>click a unit of the chosen layer:</i>"), self.clickmap.widget])
+        try:
+            self.clickmap = ClickMap(lambda row, col: self.set_controls(row=row, col=col))
+            picker = [widgets.VBox([widgets.HTML("<i>click a unit of the chosen layer:</i>"), self.clickmap.widget])]
+        except ImportError:  # ipympl missing: the sliders still select units
+            self.clickmap, picker = None, []
         self._build(widgets.HBox([widgets.VBox([c["stack"], c["K"], c["P"]]),
-                                  widgets.VBox([c["layer"], c["row"], c["col"]]), picker]))
+                                  widgets.VBox([c["layer"], c["row"], c["col"]]), *picker]))
 
     def _set_layer_options(self, state: State) -> None:
         size, layers = layers_of(state.stack, state.K, state.P)
@@ -301,7 +304,8 @@ class ReceptiveFieldExplorer(Explorer):
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.rf_fn)
         fig = draw(state, self.fig, self.rf_fn)
-        self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
+        if self.clickmap is not None:
+            self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
         return fig
 
     def describe_html(self, state: State) -> str:

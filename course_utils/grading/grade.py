@@ -1,0 +1,350 @@
+"""``python -m course_utils.grading.grade``: autograde every submission and write ``grading/scores.csv``.
+
+Submissions are collected into ``grading/submitted/<student>/<assignment>/``. For each one, and whatever
+happens to the others:
+
+1. the previous run's grades, autograded copy and feedback are removed first, so every score is fresh;
+2. a renamed notebook (``a1-Copy1.ipynb``) is graded if it is the only notebook there (and reported);
+3. nbgrader autogrades it in a forked worker (``--workers`` at a time) under a whole-notebook time limit;
+   past it the worker and every process under it (the kernel included) are killed;
+4. success is checked (nbgrader keeps stale grades when a run fails); the hidden tests' saved outputs are
+   judged again here, out of the student's reach (``verify.judge_file``): an item whose outputs are wrong or
+   missing scores 0 even if the student's kernel hid the failure;
+5. feedback HTML is generated without hidden tests.
+
+One line per submission tells the instructor what happened; ``scores.csv`` has one row per submission:
+student, assignment, one column per graded item, total, max, status, message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+from .config import course_root, load_config, make_api, venv_bin_on_path
+from .release import release, source_assignments
+from .verify import CHECK_DIR, check_path, judge_file
+
+warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's remove_submission (SQLAlchemy)
+
+CHECK_CALL_RE = re.compile(r"""check\(\s*["'](\w+)["']\s*,\s*\w+\s*,\s*seed\s*=\s*(\d+)\s*\)""")
+NOISE = ("checksum", "Cell with id", "Hidden tests", "Overwriting", "Adding missing")
+
+
+@dataclass
+class Outcome:
+    student: str
+    assignment: str
+    status: str = "ok"
+    scores: dict = field(default_factory=dict)  # grade id -> score (None: needs manual grading)
+    max_scores: dict = field(default_factory=dict)
+    messages: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return float(sum(s for s in self.scores.values() if s is not None))
+
+    @property
+    def max_total(self) -> float:
+        return float(sum(self.max_scores.values()))
+
+
+def _dirs(root, config):
+    cd = config.CourseDirectory
+    join = lambda key, default: os.path.join(root, cd.get(key, default))  # noqa: E731
+    return join("source_directory", "source"), join("submitted_directory", "submitted"), \
+        join("autograded_directory", "autograded"), join("feedback_directory", "feedback")
+
+
+def hidden_checks(source_nb: str) -> dict[str, list[tuple[str, int]]]:
+    """{grade id: [(item, seed), ...]} read from the hidden tests of the instructor's source notebook."""
+    with open(source_nb, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    found = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell["cell_type"] == "code":
+            src = "".join(cell["source"])
+            found[meta["grade_id"]] = [(item, int(seed)) for item, seed in CHECK_CALL_RE.findall(src)]
+    return found
+
+
+def _prepare(root, config, student, aid, outcome) -> bool:
+    """Fresh start and notebook-name repair. Returns False if there is nothing gradable."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    source, submitted, autograded, feedback = _dirs(root, config)
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        try:
+            gb.remove_submission(aid, student)
+        except MissingEntry:
+            pass
+    for base in (autograded, feedback):
+        shutil.rmtree(os.path.join(base, student, aid), ignore_errors=True)
+    folder = os.path.join(submitted, student, aid)
+    forged = os.path.join(folder, CHECK_DIR)
+    if os.path.exists(forged):
+        shutil.rmtree(forged, ignore_errors=True)
+        outcome.messages.append(f"removed a {CHECK_DIR}/ folder from the submission (not written by a student)")
+    expected = sorted(f for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb"))
+    present = sorted(f for f in os.listdir(folder) if f.endswith(".ipynb"))
+    missing = [f for f in expected if f not in present]
+    extra = [f for f in present if f not in expected]
+    if missing and len(missing) == 1 and len(extra) == 1:
+        os.replace(os.path.join(folder, extra[0]), os.path.join(folder, missing[0]))
+        outcome.messages.append(f"notebook renamed by the student: graded {extra[0]} as {missing[0]}")
+    elif missing:
+        outcome.status = "no notebook"
+        outcome.messages.append(
+            f"expected {', '.join(missing)}; found {', '.join(present) or 'no notebook'}: not graded"
+        )
+        return False
+    return True
+
+
+def _recheck(root, config, student, aid, outcome) -> None:
+    """Judge the hidden tests' saved outputs in this process; zero items whose outputs are not right."""
+    from nbgrader.api import Gradebook
+
+    source, _, autograded, _ = _dirs(root, config)
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        for nb_file in sorted(f for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
+            name = nb_file[:-6]
+            folder = os.path.join(autograded, student, aid)
+            for grade_id, checks in hidden_checks(os.path.join(source, aid, nb_file)).items():
+                grade = gb.find_grade(grade_id, name, aid, student)
+                if not grade.auto_score:
+                    continue
+                for item, seed in checks:
+                    problem = judge_file(item, check_path(item, folder), seed=seed)
+                    if problem:
+                        grade.auto_score = 0.0
+                        outcome.messages.append(f"{grade_id}: 0 after re-checking outside the kernel ({problem})")
+                        break
+        gb.db.commit()
+
+
+def _log_lines(result) -> list[str]:
+    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    lines = [ln.strip() for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
+    return [ln for ln in lines if not any(n in ln for n in NOISE)][:5]
+
+
+def _grade_one(root, overrides, student, aid, result_path) -> None:
+    """Worker body (runs in a forked process): autograde, re-check, feedback; result as JSON."""
+    os.setsid()
+    out = {"success": False, "messages": []}
+    try:
+        api = make_api(root, overrides)
+        result = api.autograde(aid, student, force=True, create=True)
+        out["success"] = bool(result["success"])
+        out["messages"] += _log_lines(result)
+        if result["success"]:
+            outcome = Outcome(student, aid)
+            _recheck(root, api.config, student, aid, outcome)
+            out["messages"] += outcome.messages
+            fb = api.generate_feedback(aid, student, force=True)
+            if not fb["success"]:
+                out["messages"].append("feedback could not be generated: " + " | ".join(_log_lines(fb)))
+    except Exception:
+        out["messages"].append(traceback.format_exc(limit=3).strip().splitlines()[-1])
+    with open(result_path, "w") as fh:
+        json.dump(out, fh)
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        procs = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+
+
+def _collect_scores(config, student, aid, outcome) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        for nb in gb.find_assignment(aid).notebooks:
+            for cell in nb.grade_cells:
+                outcome.max_scores[cell.name] = float(cell.max_score)
+                outcome.scores.setdefault(cell.name, 0.0)
+        if outcome.status != "ok":
+            return
+        try:
+            submission = gb.find_submission(aid, student)
+        except MissingEntry:
+            outcome.status = "error"
+            outcome.messages.append("no grades were recorded")
+            return
+        for nb in submission.notebooks:
+            for grade in nb.grades:
+                outcome.scores[grade.name] = grade.score if not grade.needs_manual_grade else None
+        if any(s is None for s in outcome.scores.values()):
+            outcome.messages.append("written answer needs manual grading (formgrader)")
+
+
+def grade_all(root=None, assignments=None, students=None, workers=None, timeout=300.0, cell_timeout=None,
+              overrides=None, csv_path=None, echo=print) -> list[Outcome]:
+    """Autograde every submission (see the module docstring); returns one Outcome per submission."""
+    root = root or course_root()
+    venv_bin_on_path()  # a new gradebook runs `alembic`
+    overrides = dict(overrides or {})
+    if cell_timeout:
+        overrides.setdefault("Execute", {})["timeout"] = int(cell_timeout)
+    config = load_config(root, overrides)
+    source, submitted, _, _ = _dirs(root, config)
+    os.makedirs(submitted, exist_ok=True)
+    known = source_assignments(root, config)
+    assignments = assignments or known
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        missing = []
+        for aid in assignments:
+            try:
+                gb.find_assignment(aid)
+            except MissingEntry:
+                missing.append(aid)
+    for aid in assignments:  # what the re-check needs, imported once before the workers fork
+        if any("import torch" in open(os.path.join(source, aid, f), encoding="utf-8").read()
+               for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
+            import torch  # noqa: F401
+    if missing:  # a fresh clone: the gradebook learns the assignments (and hidden tests) from a release
+        release(missing, root, overrides)
+    jobs = [
+        (student, aid)
+        for student in sorted(students or os.listdir(submitted))
+        if os.path.isdir(os.path.join(submitted, student))
+        for aid in assignments
+        if os.path.isdir(os.path.join(submitted, student, aid))
+    ]
+    outcomes = {job: Outcome(*job) for job in jobs}
+    ctx = multiprocessing.get_context("fork")
+    workers = max(1, workers or os.cpu_count() or 1)
+    tmp = tempfile.mkdtemp(prefix="grade-")
+    running = {}  # job -> (process, start, result path)
+    queue = list(jobs)
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.pop(0)
+                outcome = outcomes[job]
+                if not _prepare(root, config, *job, outcome):
+                    _finish(config, outcome, echo)
+                    continue
+                path = os.path.join(tmp, f"{len(queue)}-{job[0]}-{job[1]}.json")
+                proc = ctx.Process(target=_grade_one, args=(root, overrides, *job, path), daemon=False)
+                proc.start()
+                running[job] = (proc, time.monotonic(), path)
+            time.sleep(0.05)
+            for job, (proc, start, path) in list(running.items()):
+                outcome = outcomes[job]
+                elapsed = time.monotonic() - start
+                if proc.is_alive() and elapsed < timeout:
+                    continue
+                if proc.is_alive():
+                    _kill_tree(proc.pid)
+                    outcome.status = "timeout"
+                    outcome.messages.append(f"stopped after the {timeout:g} s limit for a whole notebook")
+                proc.join()
+                del running[job]
+                outcome.seconds = elapsed
+                if outcome.status == "ok":
+                    try:
+                        with open(path) as fh:
+                            result = json.load(fh)
+                    except (OSError, ValueError):
+                        result = {"success": False, "messages": [f"grading worker died (exit {proc.exitcode})"]}
+                    outcome.messages += result["messages"]
+                    if not result["success"]:
+                        outcome.status = "error"
+                        outcome.messages.insert(0, "autograding failed (kernel died, or a cell could not be "
+                                                "interrupted): score 0")
+                if outcome.status != "ok":
+                    _discard(root, config, *job)
+                _finish(config, outcome, echo)
+    finally:
+        for proc, _, _ in running.values():
+            _kill_tree(proc.pid)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = [outcomes[job] for job in jobs]
+    write_csv(result, csv_path or os.path.join(root, "grading", "scores.csv"))
+    return result
+
+
+def _discard(root, config, student, aid) -> None:
+    """A failed run must leave no grades behind: remove the submission from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        try:
+            gb.remove_submission(aid, student)
+        except MissingEntry:
+            pass
+
+
+def _finish(config, outcome, echo) -> None:
+    _collect_scores(config, outcome.student, outcome.assignment, outcome)
+    if outcome.status != "ok":
+        outcome.scores = {k: 0.0 for k in outcome.max_scores}
+    note = "; ".join(outcome.messages)
+    echo(f"{outcome.student:>16} {outcome.assignment:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} "
+         f"{outcome.status:<11} {outcome.seconds:5.1f}s  {note}")
+
+
+def write_csv(outcomes: list[Outcome], path: str) -> None:
+    items = []
+    for o in outcomes:
+        items += [f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k for k in o.max_scores
+                  if (f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k) not in items]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "assignment", *items, "total", "max", "status", "message"])
+        for o in outcomes:
+            row = {(f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k): v for k, v in o.scores.items()}
+            cells = ["" if row.get(i, "") is None else row.get(i, "") for i in items]
+            writer.writerow([o.student, o.assignment, *cells, o.total, o.max_total, o.status,
+                             "; ".join(o.messages)])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", "-a", action="append", help="grade only these assignments")
+    parser.add_argument("--student", "-s", action="append", help="grade only these students")
+    parser.add_argument("--workers", "-j", type=int, default=None, help="parallel workers (default: CPUs)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="whole-notebook limit in seconds")
+    parser.add_argument("--cell-timeout", type=int, default=None, help="per-cell limit (default: config)")
+    parser.add_argument("--csv", default=None, help="output CSV (default: grading/scores.csv)")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    outcomes = grade_all(assignments=args.assignment, students=args.student, workers=args.workers,
+                         timeout=args.timeout, cell_timeout=args.cell_timeout, csv_path=args.csv)
+    bad = [o for o in outcomes if o.status != "ok"]
+    print(f"graded {len(outcomes)} submissions in {time.monotonic() - start:.1f} s; "
+          f"{len(bad)} need attention; scores in {args.csv or 'grading/scores.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
