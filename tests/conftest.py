@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = REPO / ".venv" / "bin"
+from suite_helpers import NOTEBOOK_TIMES, REPO
 
 # Tests never open windows; notebooks executed by the harness get the same setting through their kernel env.
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-NOTEBOOK_TIMES: dict[str, float] = {}
 
 
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pytest_terminal_summary(terminalreporter):

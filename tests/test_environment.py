@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, VENV_BIN, free_port
+from suite_helpers import REPO, VENV_BIN, free_port
 
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
 

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import REPO, VENV_BIN
+from suite_helpers import REPO, VENV_BIN
 
 
 def test_ruff_clean():

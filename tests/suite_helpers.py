@@ -1,0 +1,23 @@
+"""Helpers shared by the suite's modules (import as `from suite_helpers import ...`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+
+#: notebook path -> seconds, filled by test_notebooks.py and printed at the end of the run by conftest.py
+NOTEBOOK_TIMES: dict[str, float] = {}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
