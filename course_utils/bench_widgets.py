@@ -1,6 +1,6 @@
 """Redraw latency of every widget: from a control's new value (the callback) to the new PNG in the Image.
 
-    python -m course_utils.bench_widgets [--repeats 30]
+    python -m course_utils.bench_widgets [--repeats 30] [--only NAME ...]
 
 Setting a control's value in Python runs the same observer a browser change runs, synchronously; the time
 until it returns covers reading the controls, the model, the drawing, the PNG encoding and the Image update.
@@ -95,12 +95,15 @@ def measure(widget, moves) -> tuple[np.ndarray, np.ndarray]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--only", nargs="*", default=None, help="widgets whose name contains one of these")
     args = parser.parse_args(argv)
     print(f"redraw latency, callback -> new image; {args.repeats} redraws each; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'widget':32s} {'p50 ms':>8s} {'p95 ms':>8s} {'cpu p50':>8s} {'cpu p95':>8s}  target p95 <= 100 ms")
     worst = 0.0
     for name, widget, moves in cases(args.repeats):
+        if args.only and not any(part.lower() in name.lower() for part in args.only):
+            continue
         wall, cpu = measure(widget, moves)
         p50, p95 = np.percentile(wall, [50, 95])
         c50, c95 = np.percentile(cpu, [50, 95])

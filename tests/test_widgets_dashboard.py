@@ -56,3 +56,25 @@ def test_bad_history_is_shown_and_raised(bad, err, text):
     with pytest.raises(err, match=text.replace("[", r"\[").replace("]", r"\]")):
         d.update(bad)
     assert text in d.error_box.value.replace("&#x27;", "'")
+
+
+def test_growing_axes_redraw_only_their_ticks_and_match_a_fresh_figure():
+    from course_utils.widgets._view import figure_to_array
+    from course_utils.widgets.dashboard import draw, make_state
+
+    fig, backgrounds, middles = None, set(), []
+    for n in range(1, 40):
+        h = history(n)
+        if n >= 20:  # a loss spike at epoch 20: the loss axis grows from 2 to 5
+            h["val_loss"][19] = 3.0
+        fig = draw(make_state(h), fig)
+        figure_to_array(fig)
+        backgrounds.add(id(fig._cu_background))
+        if not middles or middles[-1][1] is not fig._cu_middleground:
+            middles.append((n, fig._cu_middleground))
+    # titles and labels drawn once; ticks redrawn when the epochs pass 4, 8, 16, 32 (the axis doubles)
+    # and when the loss passes 2
+    assert len(backgrounds) == 1 and [n for n, _ in middles] == [1, 5, 9, 17, 20, 33]
+    assert fig.axes[0].get_xlim() == (0.5, 64.5) and fig.axes[0].get_ylim() == (0.0, 5.0)
+    fresh = draw(make_state(h))
+    assert (figure_to_array(fig) == figure_to_array(fresh)).all()

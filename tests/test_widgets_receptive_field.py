@@ -83,3 +83,40 @@ def test_clicking_a_unit_on_the_map_selects_it():
     assert (w.state.row, w.state.col) == (4, 11)
     assert w.status.value.startswith("rendered layer=2 unit=(4,11) field=6x6")
     assert picker.shape == (14, 14) and picker.box.get_x() == 10.5
+
+
+def test_reused_figure_draws_what_a_fresh_one_draws():
+    # the maps live in a cached background keyed on (stack, K, P, layer): moving through other stacks,
+    # layers and units first must not leave anything stale behind
+    from course_utils.widgets._view import figure_to_array
+    from course_utils.widgets.receptive_field import draw
+
+    alex = "AlexNet-like (227 x 227)"
+    fig = None
+    for values in [dict(), dict(stack=alex, layer=7, row=1, col=2), dict(stack=alex, layer=2, row=0, col=26),
+                   dict(stack=alex, layer=2, row=5, col=3)]:
+        fig = draw(make_state(**values), fig)
+        figure_to_array(fig)
+    for target in (make_state(stack=alex, layer=3, row=4, col=0), make_state(stack=alex, layer=7, row=5, col=5),
+                   make_state(stack=alex, K=3, layer=7, row=5, col=5), make_state(K=7, P=3, row=1, col=2)):
+        assert (figure_to_array(draw(target, fig)) == figure_to_array(draw(target))).all(), target
+
+
+def test_empirical_tint_covers_exactly_the_measured_pixels():
+    import numpy as np
+
+    from course_utils.widgets.receptive_field import _show_empirical, draw
+
+    state = make_state(stack="AlexNet-like (227 x 227)", layer=7, row=5, col=0)
+    art = draw(state)._cu_artists
+    emp = empirical(state.stack, state.K, state.P, state.layer, state.row, state.col)
+    tint = art["tint"]  # a rectangle: the measured mask is one
+    assert tint.get_visible() and not art["overlay"].get_visible()
+    assert (tint.get_x() + 0.5, tint.get_y() + 0.5) == (emp.cols[0], emp.rows[0])
+    assert (tint.get_width(), tint.get_height()) == (emp.cols[1] - emp.cols[0] + 1, emp.rows[1] - emp.rows[0] + 1)
+    holed = np.zeros((8, 8), bool)
+    holed[1:4, 1:4] = holed[5, 5] = True  # not a rectangle: tinted pixel by pixel
+    _show_empirical(art, holed)
+    assert art["overlay"].get_visible() and not tint.get_visible()
+    shown = art["overlay"].get_array()
+    assert ((shown[..., 3] > 0) == holed).all()

@@ -203,6 +203,21 @@ def _collect_scores(config, student, aid, outcome) -> None:
             outcome.messages.append("written answer needs manual grading (formgrader)")
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_kernel_threads(workers: int) -> None:
+    """Share the cores among the kernels that grade at the same time (the sandbox passes these variables on).
+
+    torch and BLAS start one thread per core in every kernel; with several kernels (or a student's busy
+    loop) on the same cores their threads wait on each other and a 15 s notebook can take minutes.
+    An instructor's own setting of these variables wins.
+    """
+    per_kernel = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, per_kernel)
+
+
 def grade_all(root=None, assignments=None, students=None, workers=None, timeout=300.0, cell_timeout=None,
               overrides=None, csv_path=None, echo=print) -> list[Outcome]:
     """Autograde every submission (see the module docstring); returns one Outcome per submission."""
@@ -241,6 +256,7 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
     outcomes = {job: Outcome(*job) for job in jobs}
     ctx = multiprocessing.get_context("fork")
     workers = max(1, workers or os.cpu_count() or 1)
+    limit_kernel_threads(workers)
     tmp = tempfile.mkdtemp(prefix="grade-")
     running = {}  # job -> (process, start, result path)
     queue = list(jobs)

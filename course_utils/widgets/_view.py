@@ -45,23 +45,39 @@ def render_rgb(fig: Figure) -> np.ndarray:
     Blitting: artists marked with :func:`animate` (the ones ``draw`` updates) are drawn over a cached
     background holding everything else (axes, ticks, titles: text is most of matplotlib's drawing time).
     The background is redrawn when ``fig._cu_static_key`` (set by ``draw`` from what the static parts depend
-    on) changes, or on the first draw.
+    on) changes, or on the first draw. Artists marked ``animate(..., rarely=True)`` (e.g. the ticks of an
+    axis that grows now and then) form a middle layer, cached over the background and redrawn alone when
+    ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole figure.
     """
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     animated = getattr(fig, "_cu_animated", [])
+    middle = getattr(fig, "_cu_middle", [])
     key = getattr(fig, "_cu_static_key", None)
-    if not animated:
+    if not animated and not middle:
         canvas.draw()
-    else:
-        if getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key:
-            canvas.draw()  # animated artists are skipped by a full draw
-            fig._cu_background, fig._cu_background_key = canvas.copy_from_bbox(fig.bbox), key
+        return np.asarray(canvas.buffer_rgba())[..., :3]
+    renderer = canvas.get_renderer()
+    fresh = getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key
+    if fresh:
+        canvas.draw()  # animated artists (both kinds) are skipped by a full draw
+        fig._cu_background, fig._cu_background_key = canvas.copy_from_bbox(fig.bbox), key
+        fig._cu_middleground = None
+    if middle:
+        middle_key = getattr(fig, "_cu_middle_key", None)
+        if getattr(fig, "_cu_middleground", None) is None or fig._cu_middleground_key != middle_key:
+            if not fresh:
+                canvas.restore_region(fig._cu_background)
+            for artist in middle:
+                if artist.get_visible():
+                    artist.draw(renderer)
+            fig._cu_middleground, fig._cu_middleground_key = canvas.copy_from_bbox(fig.bbox), middle_key
         else:
-            canvas.restore_region(fig._cu_background)
-        renderer = canvas.get_renderer()
-        for artist in animated:
-            if artist.get_visible():
-                artist.draw(renderer)
+            canvas.restore_region(fig._cu_middleground)
+    elif not fresh:
+        canvas.restore_region(fig._cu_background)
+    for artist in animated:
+        if artist.get_visible():
+            artist.draw(renderer)
     return np.asarray(canvas.buffer_rgba())[..., :3]
 
 
@@ -77,13 +93,18 @@ def figure_to_array(fig: Figure) -> np.ndarray:
     return render_rgb(fig).copy()
 
 
-def animate(fig: Figure, *artists):
-    """Mark artists that ``draw`` updates on every state change: they are blitted over a cached background."""
-    if not hasattr(fig, "_cu_animated"):
-        fig._cu_animated = []
+def animate(fig: Figure, *artists, rarely: bool = False):
+    """Mark artists that ``draw`` updates on every state change: they are blitted over a cached background.
+
+    ``rarely=True``: artists that change only when ``fig._cu_middle_key`` changes (see :func:`render_rgb`);
+    they are drawn in the order given, over the background and under the other animated artists.
+    """
+    name = "_cu_middle" if rarely else "_cu_animated"
+    if not hasattr(fig, name):
+        setattr(fig, name, [])
     for artist in artists:
         artist.set_animated(True)
-        fig._cu_animated.append(artist)
+        getattr(fig, name).append(artist)
     return artists[0] if len(artists) == 1 else artists
 
 

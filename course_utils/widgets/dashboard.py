@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course_utils.widgets._view import Explorer, animate, prepare
 
@@ -66,7 +67,13 @@ def _build(fig: Figure) -> dict:
         ax.grid(alpha=0.3)
         (train,) = ax.plot([], [], "o-", color="#1f77b4", label="train", markersize=3)
         (val,) = ax.plot([], [], "s--", color="#d62728", label="validation", markersize=3)
-        ax.legend(loc="upper right" if what == "loss" else "lower right", fontsize=8)
+        legend = ax.legend(loc="upper right" if what == "loss" else "lower right", fontsize=8)
+        # what a growing axis changes (ticks and grid, then what lies over them) is redrawn alone
+        growing = [ax.xaxis, ax.yaxis] if what == "loss" else [ax.xaxis]
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 4, 8, 10]))
+        if what == "loss":
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))  # fewer labels: text is the cost of a step
+        animate(fig, *growing, *ax.spines.values(), legend, rarely=True)
         animate(fig, train, val)
         art[what] = (ax, train, val)
     return art
@@ -83,8 +90,9 @@ def _nice_top(value: float) -> float:
 def draw(state: State, fig: Figure | None = None) -> Figure:
     """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure.
 
-    The axes grow in steps (epochs to the next power of two, loss to the next 1/2/5 x 10^k) so that the
-    ticks are redrawn only when a step is passed; in between only the curves are redrawn (blitting).
+    The axes grow in steps (epochs double: 4, 8, 16, ...; loss to the next 1/2/5 x 10^k) so that the
+    ticks are redrawn only when a step is passed, and then only the ticks (see ``_view.render_rgb``);
+    in between only the curves are redrawn (blitting).
     """
     fig, art = prepare(fig, (9.0, 3.0), _build)
     ep = np.array(state.epoch)
@@ -92,7 +100,7 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     losses = losses[np.isfinite(losses)]
     x_top = 2 ** int(np.ceil(np.log2(max(ep.max(), 4)))) if len(ep) else 4
     loss_top = _nice_top(float(losses.max()) * 1.05) if len(losses) else 1.0
-    fig._cu_static_key = (x_top, loss_top)
+    fig._cu_middle_key = (x_top, loss_top)  # the titles, labels and accuracy ticks never change
     for what, top in (("loss", loss_top), ("acc", 1.02)):
         ax, train, val = art[what]
         va = np.array(getattr(state, f"val_{what}"))

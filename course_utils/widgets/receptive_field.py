@@ -29,7 +29,6 @@ from course_utils.widgets._view import (
     Explorer,
     animate,
     clamp_int,
-    image_axes,
     prepare,
     set_image,
     student_call,
@@ -153,10 +152,10 @@ def empirical(stack: str, K: int, P: int, layer: int, row: int, col: int) -> Mea
 
     size, layers = layers_of(stack, K, P)
     net = _measuring_net_cached(layers[: layer + 1])
-    x = torch.zeros(1, 1, size, size, requires_grad=True)
-    with torch_single_thread():
+    with torch_single_thread():  # every op: a 227 x 227 map is large enough for torch to start its threads
+        x = torch.zeros(1, 1, size, size, requires_grad=True)
         net(x)[0, 0, row, col].backward()
-    mask = (x.grad[0, 0] != 0).numpy()
+        mask = (x.grad[0, 0] != 0).numpy()
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     return Measured((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])), mask)
 
@@ -193,54 +192,94 @@ def layer_label(i: int, layer) -> str:
     return f"{i + 1}: {kind} {k}x{k}" + (f" /{s}" if s > 1 else "") + (f" pad {p}" if p else "")
 
 
+@functools.lru_cache(maxsize=8)
+def display_maps(stack: str, K: int, P: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per map: (shown, faded) arrays in [0, 1] (faded: after the chosen layer). The input is shown at 0.75
+    so that the empirical field's tint (50% blue over it) stands out."""
+    out = []
+    for m, img in enumerate(feature_maps(stack, K, P)):
+        img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
+        shown = img * 0.75 if m == 0 else img
+        out.append((shown, img * 0.4 + 0.6))
+    return tuple(out)
+
+
+TINT = (0.1, 0.35, 0.9)  # the empirical field: 50% of this colour over the input
+
+
 @functools.cache
 def _builder(n_maps: int):
     cols = min(n_maps, 5)
     rows = (n_maps + cols - 1) // cols
 
     def build(fig: Figure) -> dict:
+        # the maps and titles depend only on (stack, K, P, layer): they stay in the cached background;
+        # a new unit redraws only the boxes and the tint (see _view.render_rgb)
         images, boxes, titles = [], [], []
         for m in range(n_maps):
             r, c = divmod(m, cols)
             rect = (c / cols + 0.01, 1 - (r + 1) / rows + 0.02, 1 / cols - 0.02, 1 / rows - 0.1)
-            ax, im = image_axes(fig, rect, cmap="gray")
+            ax = fig.add_axes(rect)
+            ax.set_axis_off()
+            images.append(ax.imshow(np.zeros((2, 2)), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"))
             titles.append(fig.text(rect[0] + rect[2] / 2, rect[1] + rect[3] + 0.01, "", ha="center",
                                    va="bottom", fontsize=8))
+            if m == 0:  # the empirical field: a tinted rectangle, or per pixel if it is not one
+                tint = animate(fig, ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=TINT, alpha=0.5,
+                                                           edgecolor="none", antialiased=False)))
+                overlay = animate(fig, ax.imshow(np.zeros((2, 2, 4)), interpolation="nearest"))
             box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
             animate(fig, ax.add_patch(box))
-            images.append(im)
             boxes.append(box)
-        return {"images": images, "boxes": boxes, "titles": titles}
+        return {"images": images, "boxes": boxes, "titles": titles, "tint": tint, "overlay": overlay}
 
     side = min(3.2, 10.5 / cols)  # inches per panel: larger when there are few maps
     build.figsize = (side * cols, (side + 0.25) * rows)
     return build
 
 
-def draw(state: State, fig: Figure | None = None, rf_fn=None) -> Figure:
+def _show(im, arr: np.ndarray) -> None:
+    """Show ``arr`` in ``im`` unless it already shows that very array (the cached maps are reused)."""
+    if getattr(im, "_cu_shown", None) is not arr:
+        set_image(im, arr, 0.0, 1.0)
+        im._cu_shown = arr
+
+
+def _show_empirical(art: dict, mask: np.ndarray) -> None:
+    """Tint the measured field on the input: one rectangle when the mask is exactly its bounding box (the
+    usual case, cheap to draw), otherwise pixel by pixel."""
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    tint, overlay = art["tint"], art["overlay"]
+    is_box = len(rows) > 0 and mask.sum() == len(rows) * len(cols) and rows[-1] - rows[0] + 1 == len(rows) \
+        and cols[-1] - cols[0] + 1 == len(cols)
+    tint.set_visible(bool(is_box))
+    overlay.set_visible(not is_box)
+    if is_box:
+        tint.set_bounds(cols[0] - 0.5, rows[0] - 0.5, len(cols), len(rows))
+    else:
+        rgba = np.zeros((*mask.shape, 4))
+        rgba[mask] = (*TINT, 0.5)
+        set_image(overlay, rgba)
+
+
+def draw(state: State, fig: Figure | None = None, rf_fn=None, data: dict | None = None) -> Figure:
     """One panel per map (input first): the maps, the analytic boxes (red) and on the input the empirical
-    field (blue tint). Returns the Figure."""
-    d = compute(state, rf_fn)
-    maps = feature_maps(state.stack, state.K, state.P)
+    field (blue tint). ``data``: ``compute(state, rf_fn)`` if already computed. Returns the Figure."""
+    d = data if data is not None else compute(state, rf_fn)
+    maps = display_maps(state.stack, state.K, state.P)
     build = _builder(len(maps))
     fig, art = prepare(fig, build.figsize, build)
-    fig._cu_static_key = (state.stack, state.K, state.P)  # the panel titles
+    fig._cu_static_key = (state.stack, state.K, state.P, state.layer)  # maps (faded or not) and titles
     for m, (im, box, title) in enumerate(zip(art["images"], art["boxes"], art["titles"])):
-        img = maps[m]
-        img = (img - img.min()) / max(float(np.ptp(img)), 1e-12)
-        if m == 0:  # tint the empirical field
-            rgb = np.repeat(img[:, :, None], 3, axis=2) * 0.75
-            rgb[d["empirical"].mask] = rgb[d["empirical"].mask] * 0.5 + np.array([0.1, 0.35, 0.9]) * 0.5
-            set_image(im, rgb)
-        else:
-            faded = m > state.layer + 1
-            set_image(im, img * 0.4 + 0.6 if faded else img, 0.0, 1.0)
+        shown, faded = maps[m]
+        _show(im, faded if m > state.layer + 1 else shown)
         b = d["boxes"][m]
         box.set_visible(b is not None)
         if b is not None:
             box.set_bounds(b[2] - 0.5, b[0] - 0.5, b[3] - b[2] + 1, b[1] - b[0] + 1)
         name = "input" if m == 0 else layer_label(m - 1, d["layers"][m - 1])
         title.set_text(f"{name} ({d['sides'][m]}x{d['sides'][m]})")
+    _show_empirical(art, d["empirical"].mask)
     return fig
 
 
@@ -303,7 +342,7 @@ class ReceptiveFieldExplorer(Explorer):
 
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.rf_fn)
-        fig = draw(state, self.fig, self.rf_fn)
+        fig = draw(state, self.fig, self.rf_fn, data=self._data)
         if self.clickmap is not None:
             self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
         return fig
