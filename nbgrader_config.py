@@ -33,6 +33,10 @@ c.OverwriteCells.add_missing_cells = True
 
 # Per-cell limit; course_utils.grading.grade adds a whole-notebook limit and kills the kernel after it.
 c.Execute.timeout = 60
+# A cell that runs past the limit is interrupted and recorded as an error, and grading goes on with the next
+# cell (nbgrader raises instead when the interrupted cell's last output message is late, failing the whole
+# notebook: a student whose extra cell loops forever would lose every point).
+c.Execute.raise_on_iopub_timeout = False
 
 # Duplicated or split graded cells: keep the last copy instead of crashing (nbgrader issue 1083).
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402

@@ -165,8 +165,8 @@ CASES = {
                  "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
     "reference_caller": (None, _submission("a1", REFERENCE_CALLER), "ok",
                          {**FULL, "a1_fc_params": 0, "a1_conv2d_forward": 0}),
-    # nbgrader 0.9.6 fails the whole notebook when a cell times out, even after a successful interrupt
-    "infinite_loop": (None, _submission("a1", extra_before="while True:\n    pass"), ("error", "timeout"), {}),
+    # the looping cell is interrupted at the per-cell limit and recorded as an error; the rest is graded
+    "infinite_loop": (None, _submission("a1", extra_before="while True:\n    pass"), "ok", FULL),
     "sys_exit": (None, _submission("a1", extra_before="import sys\nsys.exit('bye')"), "ok", FULL),
     "kernel_killer": (None, _submission("a1", extra_before="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                       "error", {}),
@@ -210,7 +210,8 @@ def graded(tmp_path_factory):
     (submitted / "no_notebook" / "a1").mkdir(parents=True)
     (submitted / "no_notebook" / "a1" / "notes.txt").write_text("forgot to upload")
     lines = []
-    outcomes = grade_all(str(root), workers=2, timeout=240, cell_timeout=60, echo=lines.append)
+    # limits sized for this suite (a3's solution takes ~20 s); a kernel that ignores interrupts uses all of it
+    outcomes = grade_all(str(root), workers=2, timeout=150, cell_timeout=30, echo=lines.append)
     print("\n".join(lines))
     return root, {(o.student, o.assignment): o for o in outcomes}, lines
 

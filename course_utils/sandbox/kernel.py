@@ -120,11 +120,12 @@ def sandbox_command(bwrap, connection, workdir, private_dir, kernel_args):
 async def _run(cmd, connection, socket_prefix, limits):
     servers = await start_relays(connection, socket_prefix)
     # bwrap itself gets an empty environment: its own /proc/PID/environ is readable from inside.
+    # Its own session: a SIGINT sent to the launcher's process group must not kill bwrap (and the kernel).
     proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=subprocess.DEVNULL, env={}, preexec_fn=_limit_resources(limits)
+        *cmd, stdin=subprocess.DEVNULL, env={}, preexec_fn=_limit_resources(limits), start_new_session=True
     )
     loop = asyncio.get_running_loop()
-    # Jupyter interrupts by signalling the whole process group: the kernel gets SIGINT itself.
+    # Interrupts reach the kernel as control messages (the kernelspec's interrupt_mode is "message").
     loop.add_signal_handler(signal.SIGINT, lambda: None)
     loop.add_signal_handler(signal.SIGTERM, proc.terminate)
     try:

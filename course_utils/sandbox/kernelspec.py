@@ -34,7 +34,9 @@ def kernel_json(limits=DEFAULT_LIMITS, python=None):
         ],
         "display_name": DISPLAY_NAME,
         "language": "python",
-        "interrupt_mode": "signal",
+        # Interrupts travel as control messages: a signal to the launcher's process group would also reach
+        # bwrap, which dies of SIGINT and takes the kernel with it.
+        "interrupt_mode": "message",
         "metadata": {"debugger": False, "course_sandbox": True},
     }
 

@@ -47,7 +47,8 @@ def render_rgb(fig: Figure) -> np.ndarray:
     The background is redrawn when ``fig._cu_static_key`` (set by ``draw`` from what the static parts depend
     on) changes, or on the first draw. Artists marked ``animate(..., rarely=True)`` (e.g. the ticks of an
     axis that grows now and then) form a middle layer, cached over the background and redrawn alone when
-    ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole figure.
+    ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole figure. Artists
+    given to :func:`keep_on_top` (a legend) are copied back from the background over the middle layer.
     """
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     animated = getattr(fig, "_cu_animated", [])
@@ -70,6 +71,11 @@ def render_rgb(fig: Figure) -> np.ndarray:
             for artist in middle:
                 if artist.get_visible():
                     artist.draw(renderer)
+            height = fig.bbox.height
+            for artist in getattr(fig, "_cu_on_top", []):  # background artists kept over the middle layer
+                x0, y0, x1, y1 = artist.get_window_extent(renderer).padded(2).extents
+                canvas.restore_region(fig._cu_background, bbox=(max(x0, 0), max(height - y1, 0), x1, height - y0),
+                                      xy=(0, 0))  # bbox: pixel rows from the top; xy: where the copy's origin goes
             fig._cu_middleground, fig._cu_middleground_key = canvas.copy_from_bbox(fig.bbox), middle_key
         else:
             canvas.restore_region(fig._cu_middleground)
@@ -106,6 +112,15 @@ def animate(fig: Figure, *artists, rarely: bool = False):
         artist.set_animated(True)
         getattr(fig, name).append(artist)
     return artists[0] if len(artists) == 1 else artists
+
+
+def keep_on_top(fig: Figure, *artists) -> None:
+    """Background artists (e.g. a legend) that stay over the middle layer of :func:`render_rgb`: their
+    boxes are copied back from the cached background after the middle layer is drawn, so nothing of the
+    middle layer (e.g. grid lines) shows inside them and they need not be redrawn when it changes."""
+    if not hasattr(fig, "_cu_on_top"):
+        fig._cu_on_top = []
+    fig._cu_on_top.extend(artists)
 
 
 def prepare(fig: Figure | None, figsize: tuple[float, float], build) -> tuple[Figure, dict]:

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from course_utils.widgets._view import Explorer, animate, prepare
+from course_utils.widgets._view import Explorer, animate, keep_on_top, prepare
 
 KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -68,12 +68,11 @@ def _build(fig: Figure) -> dict:
         (train,) = ax.plot([], [], "o-", color="#1f77b4", label="train", markersize=3)
         (val,) = ax.plot([], [], "s--", color="#d62728", label="validation", markersize=3)
         legend = ax.legend(loc="upper right" if what == "loss" else "lower right", fontsize=8)
-        # what a growing axis changes (ticks and grid, then what lies over them) is redrawn alone
-        growing = [ax.xaxis, ax.yaxis] if what == "loss" else [ax.xaxis]
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 4, 8, 10]))
-        if what == "loss":
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=4))  # fewer labels: text is the cost of a step
-        animate(fig, *growing, *ax.spines.values(), legend, rarely=True)
+        # the epoch axis (ticks and grid, then the frame over them) is redrawn alone when it doubles; the
+        # legend is drawn once and copied back over the grid (see _view.render_rgb)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 4, 8, 10]))  # 8, 16, 24, 32
+        animate(fig, ax.xaxis, *ax.spines.values(), rarely=True)
+        keep_on_top(fig, legend)
         animate(fig, train, val)
         art[what] = (ax, train, val)
     return art
@@ -91,8 +90,8 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure.
 
     The axes grow in steps (epochs double: 4, 8, 16, ...; loss to the next 1/2/5 x 10^k) so that the
-    ticks are redrawn only when a step is passed, and then only the ticks (see ``_view.render_rgb``);
-    in between only the curves are redrawn (blitting).
+    ticks are redrawn only when a step is passed (for the epochs, only their ticks: see
+    ``_view.render_rgb``); in between only the curves are redrawn (blitting).
     """
     fig, art = prepare(fig, (9.0, 3.0), _build)
     ep = np.array(state.epoch)
@@ -100,7 +99,8 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     losses = losses[np.isfinite(losses)]
     x_top = 2 ** int(np.ceil(np.log2(max(ep.max(), 4)))) if len(ep) else 4
     loss_top = _nice_top(float(losses.max()) * 1.05) if len(losses) else 1.0
-    fig._cu_middle_key = (x_top, loss_top)  # the titles, labels and accuracy ticks never change
+    fig._cu_static_key = loss_top  # a loss spike redraws everything (rare: the loss mostly falls)
+    fig._cu_middle_key = x_top  # a doubling epoch axis redraws its ticks only
     for what, top in (("loss", loss_top), ("acc", 1.02)):
         ax, train, val = art[what]
         va = np.array(getattr(state, f"val_{what}"))
