@@ -143,7 +143,7 @@ def _log_lines(result) -> list[str]:
 
 
 def _grade_one(root, overrides, student, aid, result_path) -> None:
-    """Worker body (runs in a forked process): autograde, re-check, feedback; result as JSON."""
+    """Worker body (runs in a process forked by the forkserver): autograde, re-check, feedback; result as JSON."""
     os.setsid()
     out = {"success": False, "messages": []}
     try:
@@ -240,10 +240,15 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                 gb.find_assignment(aid)
             except MissingEntry:
                 missing.append(aid)
-    for aid in assignments:  # what the re-check needs, imported once before the workers fork
-        if any("import torch" in open(os.path.join(source, aid, f), encoding="utf-8").read()
-               for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
-            import torch  # noqa: F401
+    # Workers fork from a clean server process, not from this one: forking a process whose OpenMP/torch
+    # thread pool has run (a notebook kernel manager, a test session) can hang the child's first torch call.
+    # The server imports what every worker needs once, so a worker starts in milliseconds.
+    preload = ["course_utils.grading.grade", "nbgrader.apps.api"]
+    if any("import torch" in open(os.path.join(source, aid, f), encoding="utf-8").read()
+           for aid in assignments for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
+        preload.append("torch")  # what the re-check needs
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(preload)
     if missing:  # a fresh clone: the gradebook learns the assignments (and hidden tests) from a release
         release(missing, root, overrides)
     jobs = [
@@ -254,7 +259,6 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
         if os.path.isdir(os.path.join(submitted, student, aid))
     ]
     outcomes = {job: Outcome(*job) for job in jobs}
-    ctx = multiprocessing.get_context("fork")
     workers = max(1, workers or os.cpu_count() or 1)
     limit_kernel_threads(workers)
     tmp = tempfile.mkdtemp(prefix="grade-")
