@@ -41,16 +41,19 @@ async def _open_unix(path, wait_s):
 
 def _handler(unix_path, wait_s):
     async def handle(reader, writer):
+        inner_writer = None
         try:
             inner_reader, inner_writer = await _open_unix(unix_path, wait_s)
-        except OSError:
-            writer.close()
-            return
-        try:
             await asyncio.gather(_pipe(reader, inner_writer), _pipe(inner_reader, writer))
-        except asyncio.CancelledError:  # the kernel ended: the launcher is closing every connection
+        except (OSError, asyncio.CancelledError):
+            # no kernel socket, or the kernel ended and the launcher is closing every connection: this
+            # connection is over (ending normally keeps asyncio from printing the cancellation)
+            pass
+        finally:
             for w in (writer, inner_writer):
-                w.close()
+                if w is not None:
+                    with contextlib.suppress(Exception):
+                        w.close()
 
     return handle
 
