@@ -45,8 +45,7 @@ def _requirements():
     for tool in ("useradd", "userdel", "runuser", "npm", "/usr/bin/python3.11"):
         if not _which(tool):
             pytest.fail(f"{tool} is missing: install Debian's passwd, util-linux, npm, python3.11, python3-venv")
-    if not (ROOT / "solutions" / ASSIGNMENT).is_dir():
-        pytest.skip(f"solutions/{ASSIGNMENT} does not exist yet")
+    assert (ROOT / "solutions" / ASSIGNMENT).is_dir(), f"solutions/{ASSIGNMENT} is missing"
 
 
 def _which(tool):

@@ -102,8 +102,7 @@ def course(tmp_path_factory):
     if problem and os.environ.get("CI") != "true":
         pytest.skip(f"the grading sandbox cannot run here: {problem}")
     assert problem is None, problem
-    if not (ROOT / "solutions" / ASSIGNMENT).is_dir():
-        pytest.skip(f"solutions/{ASSIGNMENT} does not exist yet")
+    assert (ROOT / "solutions" / ASSIGNMENT).is_dir(), f"solutions/{ASSIGNMENT} is missing"
     base = tmp_path_factory.mktemp("sandbox")
     course = base / "course"
     course.mkdir()
