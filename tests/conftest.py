@@ -18,6 +18,17 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture
+def torch_one_thread():
+    """Run a test with torch on one thread (tiny tensors: faster, and fair on a shared 2-core machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def pytest_terminal_summary(terminalreporter):
     if not NOTEBOOK_TIMES:
         return

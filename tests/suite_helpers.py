@@ -21,3 +21,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def auto_scores(course, assignment: str) -> dict[str, tuple[float, float]]:
+    """{student: (auto-graded score, auto-graded max)} from the gradebook of the course folder ``course``."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{Path(course) / 'grading' / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(assignment):
+            nb = gb.find_submission_notebook(assignment, assignment, sub.student.id)
+            auto = [g for g in nb.grades if g.cell_type == "code"]
+            scores[sub.student.id] = (sum(g.score for g in auto), sum(g.max_score for g in auto))
+    return scores

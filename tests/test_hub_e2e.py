@@ -25,6 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from suite_helpers import auto_scores
+
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,15 +332,7 @@ def _fill(nb, sources, how):
 
 def _scores(course):
     """{student: (auto-graded score, max)} from the instructor's gradebook (read as root)."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gb:
-        for sub in gb.assignment_submissions(ASSIGNMENT):
-            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, sub.student.id)
-            auto = [g for g in nb.grades if g.cell_type == "code"]
-            scores[sub.student.id] = (sum(g.score for g in auto), sum(g.max_score for g in auto))
-    return scores
+    return auto_scores(course, ASSIGNMENT)
 
 
 def _as(user, *cmd):

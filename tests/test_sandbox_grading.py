@@ -30,6 +30,8 @@ import pytest
 
 from course_utils.sandbox import kernel, kernelspec
 
+from suite_helpers import auto_scores
+
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,15 +166,7 @@ def _digest(path):
 
 def _auto_scores(course):
     """{student: (auto-graded score, auto-graded max)} from the gradebook."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gb:
-        for sub in gb.assignment_submissions(ASSIGNMENT):
-            nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, sub.student.id)
-            auto = [g for g in nb.grades if g.cell_type == "code"]
-            scores[sub.student.id] = (sum(g.score for g in auto), sum(g.max_score for g in auto))
-    return scores
+    return auto_scores(course, ASSIGNMENT)
 
 
 def _leftover_processes():

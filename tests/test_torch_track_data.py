@@ -18,11 +18,8 @@ from course_utils.torch_track.formats import read_cifar10_batch, read_idx
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def one_thread(torch_one_thread):
+    """Every test here runs torch on one thread (the fixture is in conftest.py)."""
 
 
 def write_idx(path, array, type_code=0x08, big_endian_dtype=">u1", compress=True):

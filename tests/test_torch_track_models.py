@@ -8,11 +8,8 @@ from course_utils.torch_track import models as M
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def one_thread(torch_one_thread):
+    """Every test here runs torch on one thread (the fixture is in conftest.py)."""
 
 
 @pytest.mark.parametrize("name, shape", [

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from course_utils import train as cli
 
@@ -16,11 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def one_thread(torch_one_thread):
+    """Every test here runs torch on one thread (the fixture is in conftest.py)."""
 
 
 def test_cli_trains_and_prints_the_validation_accuracy(capsys):
