@@ -15,3 +15,14 @@ def test_digits_arrays_match_scikit_learn():
     np.testing.assert_allclose(X[:, 0] * 16, ref.images, atol=1e-5)
     np.testing.assert_array_equal(y, ref.target)
     assert np.bincount(y).min() > 170  # ten classes, roughly balanced
+
+
+def test_fallback_to_scikit_learns_loader_gives_the_same_arrays(monkeypatch):
+    import course_utils.data.digits as digits
+
+    fast = load_digits_arrays()
+    monkeypatch.setattr(digits, "_bundled_csv", lambda: None)
+    slow = load_digits_arrays()
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
