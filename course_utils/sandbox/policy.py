@@ -40,7 +40,8 @@ ENV_PASSTHROUGH = (
     "OPENBLAS_NUM_THREADS",
 )
 
-#: System files the kernel may read (the dynamic linker's cache, time zone, Debian's alternatives links).
+#: System files the kernel may read (the dynamic linker's cache, time zone, Debian's alternatives links,
+#: the font configuration matplotlib's text rendering reads).
 ETC_FILES = (
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
@@ -48,6 +49,7 @@ ETC_FILES = (
     "/etc/localtime",
     "/etc/alternatives",
     "/etc/mime.types",
+    "/etc/fonts",
 )
 
 
