@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from suite_helpers import free_port, in_ci
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,16 +36,6 @@ NOTEBOOKS = {  # name served -> source (repository copy)
     **{p.name: p for p in (Path(__file__).parent / "notebooks").glob("*.ipynb")},
 }
 TIMEOUT_MS = 60_000
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_settings(settings: Path) -> None:
@@ -63,7 +54,7 @@ class LabServer:
     """A running JupyterLab: ``url(path)`` gives an address with the token; ``root`` is the served folder."""
 
     def __init__(self, tmp: Path):
-        self.root, self.token, self.port = tmp / "root", secrets.token_hex(16), _free_port()
+        self.root, self.token, self.port = tmp / "root", secrets.token_hex(16), free_port()
         self.root.mkdir()
         for name, src in NOTEBOOKS.items():
             if src.exists():
@@ -123,7 +114,7 @@ class LabServer:
 def chromium_path() -> str:
     if not CHROMIUM.exists():
         msg = f"{CHROMIUM} not found (apt-get install -y chromium)"
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true and {msg}")
         pytest.skip(msg)
     return str(CHROMIUM)
