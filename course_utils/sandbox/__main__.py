@@ -7,7 +7,6 @@ import sys
 import tempfile
 
 from . import kernel, kernelspec
-from .policy import Limits
 
 PROBE = r"""
 import json, os, socket
@@ -131,19 +130,14 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     inst = sub.add_parser("install", help="install the course-sandbox kernelspec into this environment")
     inst.add_argument("--prefix", default=sys.prefix, help="environment prefix (default: this one)")
-    defaults = Limits()
-    inst.add_argument("--memory-mb", type=int, default=defaults.memory_mb)
-    inst.add_argument("--cpu-seconds", type=int, default=defaults.cpu_seconds)
-    inst.add_argument("--wall-seconds", type=int, default=defaults.wall_seconds)
-    inst.add_argument("--file-mb", type=int, default=defaults.file_mb)
+    kernel.add_limit_options(inst)
     sub.add_parser("check", help="start one sandboxed kernel and show what it sees")
     b = sub.add_parser("bench", help="kernel start-run-stop time, sandboxed vs plain, side by side")
     b.add_argument("--rounds", type=int, default=5)
     sub.add_parser("kernel", help="(used by the kernelspec) run a kernel in the sandbox")
     args = parser.parse_args(argv)
     if args.command == "install":
-        limits = Limits(args.memory_mb, args.cpu_seconds, args.wall_seconds, args.file_mb)
-        print(kernelspec.install(args.prefix, limits))
+        print(kernelspec.install(args.prefix, kernel.limits_from_args(args)))
         return 0
     try:
         return bench(args.rounds) if args.command == "bench" else check()

@@ -23,11 +23,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import policy
+from . import cgroups, policy
 from .relay import start_relays
 
 ALLOW_ENV = "COURSE_ALLOW_UNSANDBOXED_GRADING"
 BWRAP_ENV = "COURSE_SANDBOX_BWRAP"
+#: where the launcher appends a JSON line naming the limits a kernel hit (set by ``make grade``'s workers)
+REPORT_ENV = "COURSE_SANDBOX_REPORT"
 EXIT_REFUSED = 3
 
 
@@ -92,8 +94,15 @@ def _limit_resources(limits):
     return apply
 
 
-def sandbox_command(bwrap, connection, workdir, private_dir, kernel_args):
+def inner_command(workdir, connection_file, kernel_args):
+    """The kernel's own command line: isolated Python, our start-up (inner.py), then ipykernel."""
+    return [sys.executable, "-I", "-m", "course_utils.sandbox.inner", "--workdir", os.fspath(workdir),
+            "-f", connection_file, *kernel_args]
+
+
+def sandbox_command(bwrap, connection, workdir, private_dir, kernel_args, limits=None):
     """Write the sandbox's files into ``private_dir`` and return the bwrap command line."""
+    limits = limits or policy.Limits()
     socket_dir = os.path.join(private_dir, "sockets")
     etc_dir = os.path.join(private_dir, "etc")
     os.makedirs(socket_dir)
@@ -110,34 +119,123 @@ def sandbox_command(bwrap, connection, workdir, private_dir, kernel_args):
     )
     path = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
     env = policy.clean_env(os.environ, path=path, pythonpath=pythonpath)
-    command = [sys.executable, "-m", "ipykernel_launcher", "-f",
-               f"{policy.SOCKET_DIR}/connection.json", *kernel_args]
+    command = inner_command(workdir, f"{policy.SOCKET_DIR}/connection.json", kernel_args)
     cmd = policy.bwrap_command(bwrap, workdir=workdir, socket_dir=socket_dir, etc_dir=etc_dir,
-                               ro_paths=ro_paths, env=env, command=command)
+                               ro_paths=ro_paths, env=env, command=command, tmp_mb=limits.tmp_mb)
     return cmd, os.path.join(socket_dir, "k")
 
 
-async def _run(cmd, connection, socket_prefix, limits):
+def folder_usage(path, max_entries):
+    """(bytes on disk, files and folders) under ``path``, links not followed; stops counting past ``max_entries``."""
+    used, entries, stack = 0, 0, [path]
+    while stack and entries <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    used += st.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            pass
+    return used, entries
+
+
+class DiskWatch:
+    """What the kernel added to the folders it can write on the host's disk, against ``Limits.disk_*``."""
+
+    def __init__(self, folders, limits):
+        self.folders, self.limits = list(folders), limits
+        self.base = [folder_usage(f, 10 * limits.disk_files) for f in self.folders]
+
+    def exceeded(self):
+        """None, or what went past the limit ("... MiB added" / "... files added")."""
+        max_bytes, max_files = self.limits.disk_mb << 20, self.limits.disk_files
+        added_bytes = added_files = 0
+        for folder, (b0, n0) in zip(self.folders, self.base):
+            b, n = folder_usage(folder, n0 + max_files)
+            added_bytes, added_files = added_bytes + b - b0, added_files + n - n0
+        if added_bytes > max_bytes:
+            return f"{added_bytes / (1 << 20):.0f} MiB added to its folder (limit {self.limits.disk_mb} MiB)"
+        if added_files > max_files:
+            return f"more than {max_files} files added to its folder"
+        return None
+
+
+#: how often the launcher looks at the kernel's folder (seconds)
+DISK_POLL_S = 0.2
+
+
+def _report(limits_hit, details):
+    """Tell the instructor (stderr) and the grader (``$COURSE_SANDBOX_REPORT``, one JSON line) what was hit."""
+    for name in limits_hit:
+        print(f"course_utils.sandbox: limit: {name}: {details.get(name, '')}".rstrip(": "),
+              file=sys.stderr, flush=True)
+    path = os.environ.get(REPORT_ENV)
+    if path and limits_hit:
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"limits": limits_hit, "details": details}) + "\n")
+
+
+async def _run(cmd, connection, socket_prefix, limits, watched):
     servers = await start_relays(connection, socket_prefix)
+    try:
+        group = cgroups.make_group(limits)
+    except cgroups.CgroupUnavailable as e:
+        group = None
+        print(f"course_utils.sandbox: WARNING: no whole-kernel limits on this kernel ({e}); "
+              "per-process limits only.", file=sys.stderr, flush=True)
+    if group is not None:
+        cmd = group.wrap(cmd)
+    disk = DiskWatch(watched, limits)
+    rlimits = _limit_resources(limits)
+
+    def preexec():
+        rlimits()
+        if group is not None:
+            group.join()
+
     # bwrap itself gets an empty environment: its own /proc/PID/environ is readable from inside.
     # Its own session: a SIGINT sent to the launcher's process group must not kill bwrap (and the kernel).
     proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=subprocess.DEVNULL, env={}, preexec_fn=_limit_resources(limits), start_new_session=True
+        *cmd, stdin=subprocess.DEVNULL, env={}, preexec_fn=preexec, start_new_session=True
     )
     loop = asyncio.get_running_loop()
     # Interrupts reach the kernel as control messages (the kernelspec's interrupt_mode is "message").
     loop.add_signal_handler(signal.SIGINT, lambda: None)
     loop.add_signal_handler(signal.SIGTERM, proc.terminate)
+    hit, details = [], {}
+    deadline = loop.time() + limits.wall_seconds
     try:
-        code = await asyncio.wait_for(proc.wait(), timeout=limits.wall_seconds)
-    except TimeoutError:
-        print(f"course_utils.sandbox: the kernel ran longer than {limits.wall_seconds} s; killed.",
-              file=sys.stderr, flush=True)
-        proc.kill()
-        code = await proc.wait()
+        while True:
+            try:
+                code = await asyncio.wait_for(proc.wait(), timeout=DISK_POLL_S)
+                break
+            except TimeoutError:
+                pass
+            if group is not None:
+                group.found(proc.pid)
+            problem = await asyncio.to_thread(disk.exceeded)
+            if problem or loop.time() > deadline:
+                name = "disk" if problem else "time"
+                hit.append(name)
+                details[name] = problem or f"the kernel ran longer than {limits.wall_seconds} s; killed"
+                proc.kill()
+                code = await proc.wait()
+                break
     finally:
         for server in servers:
             server.close()
+        if group is not None:
+            hit += [h for h in group.limits_hit() if h not in hit]
+            group.remove()
+        details.setdefault("processes", f"{limits.processes} processes and threads at once")
+        details.setdefault("memory", f"{limits.total_memory_mb} MiB for all its processes together")
+        _report(hit, {k: v for k, v in details.items() if k in hit})
     return code
 
 
@@ -155,8 +253,8 @@ def run_kernel(connection_file, kernel_args, limits, workdir=None):
               "sandbox (student code has your rights).", file=sys.stderr, flush=True)
         keep = (*policy.ENV_PASSTHROUGH, "PATH", "HOME", "JPY_PARENT_PID")
         env = {k: v for k, v in os.environ.items() if k in keep}
-        os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file,
-                                   *kernel_args], env)
+        command = inner_command(workdir, connection_file, kernel_args)
+        os.execve(command[0], command, env)
     reason = policy.unsafe_workdir_reason(workdir, os.environ.get("HOME"))
     if reason:
         print(f"course_utils.sandbox: refusing to start: {reason}; the sandbox gives the kernel its "
@@ -165,18 +263,27 @@ def run_kernel(connection_file, kernel_args, limits, workdir=None):
         return EXIT_REFUSED
     connection = json.loads(Path(connection_file).read_text())
     with tempfile.TemporaryDirectory(prefix="course-sandbox-") as private_dir:
-        cmd, socket_prefix = sandbox_command(bwrap, connection, workdir, private_dir, kernel_args)
-        return asyncio.run(_run(cmd, connection, socket_prefix, limits))
+        cmd, socket_prefix = sandbox_command(bwrap, connection, workdir, private_dir, kernel_args, limits)
+        watched = [workdir, os.path.dirname(socket_prefix)]
+        return asyncio.run(_run(cmd, connection, socket_prefix, limits, watched))
+
+
+def add_limit_options(parser):
+    """One ``--NAME`` option per field of ``policy.Limits`` (its default as the default)."""
+    defaults = policy.Limits()
+    for name in defaults.__dataclass_fields__:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=int, default=getattr(defaults, name))
+
+
+def limits_from_args(args):
+    return policy.Limits(**{name: getattr(args, name) for name in policy.Limits.__dataclass_fields__})
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m course_utils.sandbox kernel",
                                      description="Run an IPython kernel inside the grading sandbox.")
     parser.add_argument("-f", dest="connection_file", required=True, help="Jupyter connection file")
-    parser.add_argument("--memory-mb", type=int, default=policy.Limits.memory_mb)
-    parser.add_argument("--cpu-seconds", type=int, default=policy.Limits.cpu_seconds)
-    parser.add_argument("--wall-seconds", type=int, default=policy.Limits.wall_seconds)
-    parser.add_argument("--file-mb", type=int, default=policy.Limits.file_mb)
+    add_limit_options(parser)
     args, kernel_args = parser.parse_known_args(argv)
-    limits = policy.Limits(args.memory_mb, args.cpu_seconds, args.wall_seconds, args.file_mb)
+    limits = limits_from_args(args)
     return run_kernel(args.connection_file, kernel_args, limits)

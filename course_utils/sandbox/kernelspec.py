@@ -2,7 +2,7 @@
 
 nbgrader selects it with ``c.Execute.kernel_name = "course-sandbox"`` (nbgrader_config.py), so every
 autograde path (``make grade``, the nbgrader CLI and Python API, the formgrader) runs student code in the
-sandbox. The kernelspec starts ``python -m course_utils.sandbox kernel`` with this environment's Python.
+sandbox. The kernelspec starts ``python -I -m course_utils.sandbox kernel`` with this environment's Python.
 """
 
 import json
@@ -24,14 +24,10 @@ def kernel_json(limits=DEFAULT_LIMITS, python=None):
         raise TypeError(f"limits: expected a course_utils.sandbox.Limits, got {type(limits).__name__}")
     python = python or sys.executable
     return {
-        "argv": [
-            python, "-m", "course_utils.sandbox", "kernel",
-            "--memory-mb", str(limits.memory_mb),
-            "--cpu-seconds", str(limits.cpu_seconds),
-            "--wall-seconds", str(limits.wall_seconds),
-            "--file-mb", str(limits.file_mb),
-            "-f", "{connection_file}",
-        ],
+        # -I (isolated): the launcher runs with the submission folder as its working directory, and must
+        # import nothing from there (nor read PYTHON* variables or the user's site-packages).
+        "argv": [python, "-I", "-m", "course_utils.sandbox", "kernel", *limits.as_args(),
+                 "-f", "{connection_file}"],
         "display_name": DISPLAY_NAME,
         "language": "python",
         # Interrupts travel as control messages: a signal to the launcher's process group would also reach

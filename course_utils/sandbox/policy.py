@@ -7,7 +7,7 @@ The kernel sees:
 - the course's Python (the virtual environment and the Python it was made from) read-only,
 - the ``course_utils`` package folder read-only (not the rest of the course folder),
 - its own notebook folder read-write (the ``workdir``),
-- a private, empty ``/tmp`` and ``HOME=/tmp/home``,
+- a private, empty, size-limited ``/tmp`` and ``HOME=/tmp/home`` (where the kernel starts),
 - a private folder for its sockets (``/run/kernel``),
 - a fresh ``/proc`` of its own PID namespace and a minimal ``/dev``,
 
@@ -55,24 +55,50 @@ ETC_FILES = (
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one grading kernel (applied with setrlimit before bubblewrap starts).
+    """Resource limits for one grading kernel: per process (setrlimit, before bubblewrap starts) and for the
+    kernel as a whole (its control group, ``cgroups.py``; its private ``/tmp``; its folder, watched by the
+    launcher). Defaults: ``python -m course_utils.sandbox install --help``; cost: deploy/README.md.
 
-    memory_mb: address space per process (RLIMIT_AS), in MiB.
-    cpu_seconds: CPU time per process (RLIMIT_CPU), in seconds.
-    wall_seconds: wall-clock time of the whole kernel; the sandbox is killed after it.
+    Per process:
+    memory_mb: address space (RLIMIT_AS), in MiB.
+    cpu_seconds: CPU time (RLIMIT_CPU), in seconds.
     file_mb: largest file the kernel may write (RLIMIT_FSIZE), in MiB.
+
+    The whole kernel:
+    wall_seconds: wall-clock time; the sandbox is killed after it.
+    processes: processes and threads at once (cgroup ``pids.max``).
+    total_memory_mb: memory of all its processes together, its ``/tmp`` files included (cgroup), in MiB.
+    cpu_percent: CPU time it may use, in percent of one core (cgroup CPU quota).
+    tmp_mb: size of its private, memory-backed ``/tmp`` (bubblewrap ``--size``), in MiB.
+    disk_mb: bytes it may add to its notebook's folder (the only place on disk it can write), in MiB;
+        past it, or past ``disk_files`` new files and folders, the kernel is killed.
+    disk_files: files and folders it may add to its notebook's folder.
     """
 
     memory_mb: int = 4096
     cpu_seconds: int = 600
     wall_seconds: int = 900
     file_mb: int = 512
+    processes: int = 256
+    total_memory_mb: int = 4096
+    cpu_percent: int = 100
+    tmp_mb: int = 512
+    disk_mb: int = 256
+    disk_files: int = 10_000
 
     def __post_init__(self):
-        for name in ("memory_mb", "cpu_seconds", "wall_seconds", "file_mb"):
+        for name in self.__dataclass_fields__:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name}: expected a positive int, got {value!r}")
+
+    def as_args(self) -> list[str]:
+        """``--memory-mb 4096 --cpu-seconds 600 ...``: the launcher's options for these limits."""
+        return [a for name in self.__dataclass_fields__ for a in (_option(name), str(getattr(self, name)))]
+
+
+def _option(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
 
 
 def namespace_args():
@@ -131,16 +157,18 @@ def clean_env(environ, *, path, pythonpath=None):
     return env
 
 
-def bwrap_command(bwrap, *, workdir, socket_dir, etc_dir, ro_paths, env, command):
+def bwrap_command(bwrap, *, workdir, socket_dir, etc_dir, ro_paths, env, command, tmp_mb=None):
     """The full bubblewrap command line that runs ``command`` in the sandbox.
 
     bwrap: path of the bwrap executable.
-    workdir: the notebook's folder, bound read-write at the same path and made the working directory.
+    workdir: the notebook's folder, bound read-write at the same path (the kernel changes into it itself,
+        after its start-up: see inner.py; bubblewrap starts it in its empty home).
     socket_dir: a private folder outside, bound read-write at SOCKET_DIR (kernel sockets, connection file).
     etc_dir: a folder outside holding the sandbox's ``passwd`` and ``group`` files.
     ro_paths: folders bound read-only at the same path (see python_paths).
     env: the complete environment inside (see clean_env).
     command: the program and its arguments, as seen inside.
+    tmp_mb: size of the private ``/tmp`` in MiB (None: bubblewrap's default, half the machine's memory).
     """
     workdir = os.path.realpath(os.fspath(workdir))
     args = [os.fspath(bwrap), *namespace_args(), "--clearenv"]
@@ -158,7 +186,10 @@ def bwrap_command(bwrap, *, workdir, socket_dir, etc_dir, ro_paths, env, command
         args += ["--ro-bind-try", f, f]
     for name in ("passwd", "group"):
         args += ["--ro-bind", os.path.join(etc_dir, name), f"/etc/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if tmp_mb:
+        args += ["--size", str(tmp_mb << 20)]  # applies to the --tmpfs that follows
+    args += ["--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
     # bwrap creates the folders leading to each mount point; under "/" they end up read-only (see the end),
     # but under the private /tmp they would be writable: give each such tree a tmpfs made read-only below.
     skeletons = sorted({_tmp_top(p) for p in [*ro_paths, workdir] if _tmp_top(p)})
@@ -170,7 +201,7 @@ def bwrap_command(bwrap, *, workdir, socket_dir, etc_dir, ro_paths, env, command
     args += ["--bind", os.fspath(socket_dir), SOCKET_DIR]
     for p in ["/", *skeletons]:
         args += ["--remount-ro", p]
-    args += ["--chdir", workdir, "--", *command]
+    args += ["--chdir", SANDBOX_HOME, "--", *command]
     return args
 
 
