@@ -39,12 +39,24 @@ c.Execute.timeout = 60
 c.Execute.raise_on_iopub_timeout = False
 
 # Duplicated or split graded cells: keep the last copy instead of crashing (nbgrader issue 1083).
-from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, IgnorePattern, LimitOutput, OverwriteCells,
+    OverwriteKernelspec, SaveAutoGrades,
+)
 
-from course_utils.grading.preprocessors import DeduplicateIdsKeepLast, StripHiddenTests  # noqa: E402
+from course_utils.grading.preprocessors import (  # noqa: E402
+    DeduplicateIdsKeepLast, ExecuteKeepingResults, StripHiddenTests,
+)
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIdsKeepLast, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
+# A kernel that dies (a sandbox limit, or the student's own exit) keeps the results of the cells that ran
+# before it, and the rest are recorded as not run: nbgrader's Execute would leave the submission ungraded.
+c.Autograde.autograde_preprocessors = [
+    ExecuteKeepingResults, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
 ]
 
 # Feedback goes back to students: no hidden tests in it (neither their source nor their tracebacks).

@@ -32,6 +32,8 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 
+from ..sandbox import cgroups, kernelspec
+from ..sandbox.kernel import REPORT_ENV
 from .config import course_root, load_config, make_api, venv_bin_on_path
 from .release import release, source_assignments
 from .verify import CHECK_DIR, check_path, judge_file
@@ -51,6 +53,11 @@ class Outcome:
     max_scores: dict = field(default_factory=dict)
     messages: list = field(default_factory=list)
     seconds: float = 0.0
+    failed: bool = False  # nothing gradable, or grading failed: every item scores 0
+
+    def fail(self, status: str, message: str) -> None:
+        self.status, self.failed = status, True
+        self.messages.insert(0, message)
 
     @property
     def total(self) -> float:
@@ -106,10 +113,8 @@ def _prepare(root, config, student, aid, outcome) -> bool:
         os.replace(os.path.join(folder, extra[0]), os.path.join(folder, missing[0]))
         outcome.messages.append(f"notebook renamed by the student: graded {extra[0]} as {missing[0]}")
     elif missing:
-        outcome.status = "no notebook"
-        outcome.messages.append(
-            f"expected {', '.join(missing)}; found {', '.join(present) or 'no notebook'}: not graded"
-        )
+        outcome.fail("no notebook", f"expected {', '.join(missing)}; found {', '.join(present) or 'no notebook'}: "
+                     "not graded")
         return False
     return True
 
@@ -145,7 +150,8 @@ def _log_lines(result) -> list[str]:
 def _grade_one(root, overrides, student, aid, result_path) -> None:
     """Worker body (runs in a process forked by the forkserver): autograde, re-check, feedback; result as JSON."""
     os.setsid()
-    out = {"success": False, "messages": []}
+    out = {"success": False, "messages": [], "limits": []}
+    os.environ[REPORT_ENV] = result_path + ".limits"  # the sandbox's launcher names the limits a kernel hit
     try:
         api = make_api(root, overrides)
         result = api.autograde(aid, student, force=True, create=True)
@@ -160,8 +166,22 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
                 out["messages"].append("feedback could not be generated: " + " | ".join(_log_lines(fb)))
     except Exception:
         out["messages"].append(traceback.format_exc(limit=3).strip().splitlines()[-1])
+    out["limits"] = _limits_hit(result_path + ".limits")
     with open(result_path, "w") as fh:
         json.dump(out, fh)
+
+
+def _limits_hit(report_path: str) -> list[tuple[str, str]]:
+    """[(limit, what happened), ...] from the sandbox launcher's report (``kernel.REPORT_ENV``)."""
+    hit = []
+    try:
+        with open(report_path) as fh:
+            for line in fh:
+                report = json.loads(line)
+                hit += [(name, report["details"].get(name, "")) for name in report["limits"]]
+    except FileNotFoundError:
+        pass
+    return hit
 
 
 def _kill_tree(pid: int) -> None:
@@ -188,13 +208,12 @@ def _collect_scores(config, student, aid, outcome) -> None:
             for cell in nb.grade_cells:
                 outcome.max_scores[cell.name] = float(cell.max_score)
                 outcome.scores.setdefault(cell.name, 0.0)
-        if outcome.status != "ok":
+        if outcome.failed:
             return
         try:
             submission = gb.find_submission(aid, student)
         except MissingEntry:
-            outcome.status = "error"
-            outcome.messages.append("no grades were recorded")
+            outcome.fail("error", "no grades were recorded")
             return
         for nb in submission.notebooks:
             for grade in nb.grades:
@@ -261,6 +280,8 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
     outcomes = {job: Outcome(*job) for job in jobs}
     workers = max(1, workers or os.cpu_count() or 1)
     limit_kernel_threads(workers)
+    if config.Execute.get("kernel_name") == kernelspec.KERNEL_NAME:
+        echo(f"grading sandbox: {cgroups.detect(kernelspec.installed_limits())}")
     tmp = tempfile.mkdtemp(prefix="grade-")
     running = {}  # job -> (process, start, result path)
     queue = list(jobs)
@@ -284,23 +305,26 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                     continue
                 if proc.is_alive():
                     _kill_tree(proc.pid)
-                    outcome.status = "timeout"
-                    outcome.messages.append(f"stopped after the {timeout:g} s limit for a whole notebook")
+                    outcome.fail("timeout", f"stopped after the {timeout:g} s limit for a whole notebook")
                 proc.join()
                 del running[job]
                 outcome.seconds = elapsed
-                if outcome.status == "ok":
+                if not outcome.failed:
                     try:
                         with open(path) as fh:
                             result = json.load(fh)
                     except (OSError, ValueError):
-                        result = {"success": False, "messages": [f"grading worker died (exit {proc.exitcode})"]}
+                        result = {"success": False, "limits": [],
+                                  "messages": [f"grading worker died (exit {proc.exitcode})"]}
                     outcome.messages += result["messages"]
+                    if result["limits"]:  # graded fairly: the cells that ran before the limit keep their results
+                        outcome.status = "limit: " + ", ".join(dict.fromkeys(n for n, _ in result["limits"]))
+                        outcome.messages[:0] = [f"sandbox limit hit: {n} ({d})" for n, d in result["limits"]]
                     if not result["success"]:
-                        outcome.status = "error"
-                        outcome.messages.insert(0, "autograding failed (kernel died, or a cell could not be "
-                                                "interrupted): score 0")
-                if outcome.status != "ok":
+                        outcome.fail(outcome.status if result["limits"] else "error",
+                                     "autograding failed (a cell could not be interrupted, or nbgrader "
+                                     "failed): score 0")
+                if outcome.failed:
                     _discard(root, config, *job)
                 _finish(config, outcome, echo)
     finally:
@@ -325,7 +349,7 @@ def _discard(root, config, student, aid) -> None:
 
 def _finish(config, outcome, echo) -> None:
     _collect_scores(config, outcome.student, outcome.assignment, outcome)
-    if outcome.status != "ok":
+    if outcome.failed:
         outcome.scores = {k: 0.0 for k in outcome.max_scores}
     note = "; ".join(outcome.messages)
     echo(f"{outcome.student:>16} {outcome.assignment:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} "

@@ -7,14 +7,20 @@
   earlier copies become ordinary cells, the last one keeps its id and is restored from the gradebook.
 - ``StripHiddenTests`` removes hidden tests (source and tracebacks) from feedback: the autograded notebook
   holds them, and feedback goes back to students.
+- ``ExecuteKeepingResults`` replaces nbgrader's ``Execute``: when the kernel dies (a limit of the grading
+  sandbox killed it, or the student's code exited), the cells that ran keep their results, every cell that
+  could not run gets an error output saying so (a test cell without output would count as passed), and
+  autograde goes on to record the grades; nbgrader's own ``Execute`` fails the whole submission instead.
 """
 
 from __future__ import annotations
 
 import re
 
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
 from nbgrader import utils
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 HIDDEN_RE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
 
@@ -47,3 +53,26 @@ class StripHiddenTests(NbGraderPreprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+class ExecuteKeepingResults(Execute):
+    """nbgrader's ``Execute``, but a dead kernel ends the run instead of failing it (see the module docstring)."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._died_in = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, self.resources
+        if self._died_in is None:
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            except DeadKernelError:
+                self._died_in = index
+                self.log.warning("The kernel died in cell %d; the cells after it are marked as not run", index)
+                message = "the kernel died while this cell ran (see the grading status for why)"
+        else:
+            message = f"not run: the kernel died in an earlier cell (cell {self._died_in})"
+        cell.outputs.append(new_output("error", ename="KernelDied", evalue=message, traceback=[message]))
+        return cell, self.resources

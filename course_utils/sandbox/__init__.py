@@ -6,8 +6,10 @@
 - ``COURSE_ALLOW_UNSANDBOXED_GRADING=1``: the instructor's explicit switch to grade without the sandbox
   where bubblewrap cannot run (trusted notebooks only); without it grading refuses to start.
 
-Modules: ``policy`` (what the sandbox allows: the bwrap command line), ``relay`` (Jupyter's ports to the
-kernel's Unix sockets), ``kernel`` (the kernel launcher), ``kernelspec`` (installing it).
+Modules: ``policy`` (what the sandbox allows: the bwrap command line and the ``Limits``), ``cgroups``
+(limits on the kernel as a whole), ``relay`` (Jupyter's ports to the kernel's Unix sockets), ``kernel``
+(the launcher, outside the sandbox), ``inner`` (the kernel's own start-up, inside it), ``kernelspec``
+(installing it).
 """
 
 from .kernel import ALLOW_ENV, SandboxUnavailable, check_sandbox, unsandboxed_allowed

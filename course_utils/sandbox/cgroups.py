@@ -149,6 +149,22 @@ def _kill_members(d: str) -> None:
         pass
 
 
+def _remove_stale(parent: str) -> None:
+    """Remove empty groups left by launchers that were killed (``course-sandbox-PID-N``, PID no longer running)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if name.startswith("course-sandbox-") and len(parts) == 4 and parts[2].isdigit():
+            if not os.path.exists(f"/proc/{parts[2]}"):
+                try:
+                    os.rmdir(os.path.join(parent, name))
+                except OSError:
+                    pass  # not empty (still in use) or not ours to remove
+
+
 def _v1_settings(limits) -> dict[str, list[tuple[str, object]]]:
     mem = limits.total_memory_mb << 20
     return {
@@ -183,6 +199,7 @@ def _make_v1(limits, name) -> KernelGroup:
             base = os.path.join(ROOT, ctrl)
             if ctrl not in own or not os.path.isdir(base):
                 raise CgroupUnavailable(f"no cgroup v1 {ctrl} hierarchy at {base}")
+            _remove_stale(base + own[ctrl])
             folder = os.path.join(base + own[ctrl], name)
             os.mkdir(folder)
             group.dirs[ctrl] = folder
@@ -213,6 +230,7 @@ def _make_v2(limits, name) -> KernelGroup:
         os.makedirs(parent, exist_ok=True)
         for folder in (ROOT, parent):
             _write(os.path.join(folder, "cgroup.subtree_control"), "+memory +pids +cpu")
+        _remove_stale(parent)
         folder = os.path.join(parent, name)
         os.mkdir(folder)
     except OSError as e:

@@ -21,8 +21,8 @@ import importlib.machinery
 import os
 import sys
 
-#: frames of the import machinery itself, skipped when looking for the code that asked for a module
-_IMPORT_MACHINERY = ("<frozen importlib", os.path.dirname(importlib.machinery.__file__))
+#: frames of the import machinery (and of this finder), skipped when looking for the code that asked
+_IMPORT_MACHINERY = ("<frozen importlib", os.path.dirname(importlib.machinery.__file__), __file__)
 
 
 class StudentFolderFinder:

@@ -166,8 +166,19 @@ class DiskWatch:
         return None
 
 
-#: how often the launcher looks at the kernel's folder (seconds)
+#: how often the launcher looks at the kernel's folder and its /tmp (seconds)
 DISK_POLL_S = 0.2
+
+
+def tmp_full(bwrap_pid):
+    """True when the private /tmp of the sandbox that ``bwrap_pid`` started has less than 1 MiB left."""
+    try:
+        with open(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children") as fh:
+            inside = fh.read().split()
+        st = os.statvfs(f"/proc/{inside[0]}/root/tmp")
+    except (OSError, IndexError):
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
 
 
 def _report(limits_hit, details):
@@ -219,6 +230,9 @@ async def _run(cmd, connection, socket_prefix, limits, watched):
                 pass
             if group is not None:
                 group.found(proc.pid)
+            if "tmp" not in hit and tmp_full(proc.pid):
+                hit.append("tmp")  # the student's writes fail with "No space left on device"; the kernel goes on
+                details["tmp"] = f"its private /tmp is full ({limits.tmp_mb} MiB)"
             problem = await asyncio.to_thread(disk.exceeded)
             if problem or loop.time() > deadline:
                 name = "disk" if problem else "time"

@@ -56,3 +56,25 @@ def installed_spec(prefix=None):
     """The installed kernelspec dict, or None when it is not installed under ``prefix``."""
     path = kernels_dir(prefix) / KERNEL_NAME / "kernel.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def installed_limits(prefix=None):
+    """The ``Limits`` the kernelspec starts kernels with: the one under ``prefix``, or (None) the one Jupyter
+    finds (``JUPYTER_PATH`` first, as nbgrader does); the defaults when it is not installed."""
+    import argparse
+
+    from .kernel import add_limit_options, limits_from_args
+
+    if prefix is None:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        try:
+            argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
+        except NoSuchKernel:
+            argv = []
+    else:
+        argv = (installed_spec(prefix) or {"argv": []})["argv"]
+    parser = argparse.ArgumentParser(add_help=False)
+    add_limit_options(parser)
+    args, _ = parser.parse_known_args(argv)
+    return limits_from_args(args)

@@ -83,7 +83,7 @@ class Limits:
     total_memory_mb: int = 4096
     cpu_percent: int = 100
     tmp_mb: int = 512
-    disk_mb: int = 256
+    disk_mb: int = 100
     disk_files: int = 10_000
 
     def __post_init__(self):
