@@ -41,12 +41,20 @@ c.Execute.raise_on_iopub_timeout = False
 # Duplicated or split graded cells: keep the last copy instead of crashing (nbgrader issue 1083).
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, IgnorePattern, LimitOutput, OverwriteCells,
-    OverwriteKernelspec, SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
 )
 
 from course_utils.grading.preprocessors import (  # noqa: E402
-    DeduplicateIdsKeepLast, ExecuteKeepingResults, StripHiddenTests,
+    DeduplicateIdsKeepLast,
+    ExecuteKeepingResults,
+    StripHiddenTests,
 )
 
 c.Autograde.sanitize_preprocessors = [

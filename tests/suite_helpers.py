@@ -34,3 +34,14 @@ def auto_scores(course, assignment: str) -> dict[str, tuple[float, float]]:
             auto = [g for g in nb.grades if g.cell_type == "code"]
             scores[sub.student.id] = (sum(g.score for g in auto), sum(g.max_score for g in auto))
     return scores
+
+
+def sandbox_problem() -> str | None:
+    """Why the grading sandbox cannot run on this machine, or None when it can."""
+    from course_utils.sandbox import kernel
+
+    try:
+        kernel.check_sandbox()
+    except kernel.SandboxUnavailable as e:
+        return str(e)
+    return None

@@ -45,7 +45,7 @@ def _solutions(aid):
     return out
 
 
-def _submission(aid, replace=None, extra_before=None, edit=None):
+def _submission(aid, replace=None, extra_before=None, edit=None, extra_after=None):
     """The release of ``aid`` with the instructor's answers filled in, then ``replace``d / edited."""
     nb = _load(REPO / "assignments" / aid / f"{aid}.ipynb")
     answers = {**_solutions(aid), **(replace or {})}
@@ -56,6 +56,9 @@ def _submission(aid, replace=None, extra_before=None, edit=None):
     if extra_before:
         nb["cells"].insert(2, {"cell_type": "code", "id": "student-extra", "metadata": {}, "outputs": [],
                                "execution_count": None, "source": extra_before})
+    if extra_after:
+        nb["cells"].append({"cell_type": "code", "id": "student-extra-end", "metadata": {}, "outputs": [],
+                            "execution_count": None, "source": extra_after})
     if edit:
         edit(nb)
     return nb
@@ -168,8 +171,10 @@ CASES = {
     # the looping cell is interrupted at the per-cell limit and recorded as an error; the rest is graded
     "infinite_loop": (None, _submission("a1", extra_before="while True:\n    pass"), "ok", FULL),
     "sys_exit": (None, _submission("a1", extra_before="import sys\nsys.exit('bye')"), "ok", FULL),
+    # a kernel that dies: the cells that ran keep their results, the rest are recorded as not run
     "kernel_killer": (None, _submission("a1", extra_before="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
-                      "error", {}),
+                      "kernel died", {}),
+    "late_exit": (None, _submission("a1", extra_after="import os\nos._exit(0)"), "kernel died", FULL),
     "syntax_error": (None, _submission("a1", {"a1_conv2d_forward_solution": "def conv2d_forward(x, w:\n    pass"}),
                      "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
     "deleted_tests": (None, _submission("a1", edit=_drop_tests), "ok", FULL),
@@ -243,7 +248,8 @@ def test_instructor_is_told_and_csv_is_complete(graded):
     root, outcomes, lines = graded
     assert any("renamed" in m for m in outcomes["renamed", "a1"].messages)
     assert outcomes["no_notebook", "a1"].status == "no notebook"
-    assert len(lines) == len(outcomes), "one line per submission"
+    assert lines[0].startswith("grading sandbox: "), "which whole-kernel limits hold, said at the start"
+    assert len(lines) == len(outcomes) + 1, "one line per submission"
     rows = list(csv.DictReader((root / "grading" / "scores.csv").open()))
     assert {(r["student"], r["assignment"]) for r in rows} == set(outcomes)
     row = next(r for r in rows if r["student"] == "plausibly_wrong")

@@ -30,7 +30,7 @@ import pytest
 
 from course_utils.sandbox import kernel, kernelspec
 
-from suite_helpers import auto_scores
+from suite_helpers import auto_scores, sandbox_problem
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
@@ -90,17 +90,9 @@ with open("attack_log.json", "w") as _f:  # its own folder is writable
 '''
 
 
-def _sandbox_works():
-    try:
-        kernel.check_sandbox()
-    except kernel.SandboxUnavailable as e:
-        return str(e)
-    return None
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    problem = _sandbox_works()
+    problem = sandbox_problem()
     if problem and os.environ.get("CI") != "true":
         pytest.skip(f"the grading sandbox cannot run here: {problem}")
     assert problem is None, problem

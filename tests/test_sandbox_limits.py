@@ -31,7 +31,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.sandbox import cgroups, kernel, kernelspec, policy
+from course_utils.sandbox import cgroups, kernelspec, policy
+
+from suite_helpers import sandbox_problem
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
@@ -95,14 +97,6 @@ DISK = r'''for i in range(64):
     with open(f"fill{i}.bin", "wb") as fh:
         fh.write(b"x" * (8 << 20))
 '''
-
-
-def _sandbox_problem():
-    try:
-        kernel.check_sandbox()
-    except kernel.SandboxUnavailable as e:
-        return str(e)
-    return None
 
 
 def _solution_sources():
@@ -169,7 +163,7 @@ CHEAT_ANSWERS = {
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    problem = _sandbox_problem()
+    problem = sandbox_problem()
     if problem and os.environ.get("CI") != "true":
         pytest.skip(f"the grading sandbox cannot run here: {problem}")
     assert problem is None, problem

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from course_utils.sandbox import kernel, kernelspec, policy
+from course_utils.sandbox import cgroups, kernel, kernelspec, policy
 
 
 def _command(tmp_path, env=None, ro_paths=("/opt/py", "/work/course/course_utils")):
@@ -195,9 +195,6 @@ def _fake_group(tmp_path, backend, files):
     dirs = {"pids": str(tmp_path / "pids"), "memory": str(tmp_path / "memory")} if backend == "cgroup v1" \
         else {"": str(tmp_path)}
     return cgroups.KernelGroup(backend, policy.Limits(), "g", dirs=dirs)
-
-
-from course_utils.sandbox import cgroups  # noqa: E402
 
 
 @pytest.mark.parametrize("backend, files, expected", [

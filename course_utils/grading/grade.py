@@ -156,6 +156,7 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
         api = make_api(root, overrides)
         result = api.autograde(aid, student, force=True, create=True)
         out["success"] = bool(result["success"])
+        out["died_in"] = _kernel_died_in(os.path.join(_dirs(root, api.config)[2], student, aid))
         out["messages"] += _log_lines(result)
         if result["success"]:
             outcome = Outcome(student, aid)
@@ -169,6 +170,17 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
     out["limits"] = _limits_hit(result_path + ".limits")
     with open(result_path, "w") as fh:
         json.dump(out, fh)
+
+
+def _kernel_died_in(folder: str) -> str | None:
+    """"notebook.ipynb, cell N" when a kernel died while grading (``ExecuteKeepingResults`` marked it), else None."""
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".ipynb")) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name), encoding="utf-8") as fh:
+            cells = json.load(fh).get("cells", [])
+        for i, cell in enumerate(cells):
+            if any(o.get("ename") == "KernelDied" for o in cell.get("outputs", [])):
+                return f"{name}, cell {i}"
+    return None
 
 
 def _limits_hit(report_path: str) -> list[tuple[str, str]]:
@@ -317,9 +329,14 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                         result = {"success": False, "limits": [],
                                   "messages": [f"grading worker died (exit {proc.exitcode})"]}
                     outcome.messages += result["messages"]
-                    if result["limits"]:  # graded fairly: the cells that ran before the limit keep their results
+                    # graded fairly: the cells that ran before a limit, or before the kernel died, keep their results
+                    if result["limits"]:
                         outcome.status = "limit: " + ", ".join(dict.fromkeys(n for n, _ in result["limits"]))
                         outcome.messages[:0] = [f"sandbox limit hit: {n} ({d})" for n, d in result["limits"]]
+                    elif result.get("died_in"):
+                        outcome.status = "kernel died"
+                        outcome.messages.insert(0, f"the kernel died in {result['died_in']} (the submission's "
+                                                "code ended it): the cells from there on were not run")
                     if not result["success"]:
                         outcome.fail(outcome.status if result["limits"] else "error",
                                      "autograding failed (a cell could not be interrupted, or nbgrader "
