@@ -89,6 +89,7 @@ class KernelGroup:
     name: str
     dirs: dict = field(default_factory=dict)
     prefix: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)  # what ``prefix`` needs in its environment (systemd-run --user)
 
     def wrap(self, command: list[str]) -> list[str]:
         """The command line that starts ``command`` in this group."""
@@ -253,7 +254,9 @@ def _make_systemd(limits, name) -> KernelGroup:
              f"CPUQuota={limits.cpu_percent}%", "CPUWeight=50"]
     prefix = [exe, *user, "--scope", "--quiet", "--collect", f"--unit={name}",
               *(a for p in props for a in ("-p", p)), "--"]
-    return KernelGroup("systemd-run", limits, name, prefix=prefix)
+    # --user finds the user's systemd through these (nothing secret: the kernel may see them)
+    env = {k: os.environ[k] for k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS") if user and k in os.environ}
+    return KernelGroup("systemd-run", limits, name, prefix=prefix, env=env)
 
 
 def make_group(limits, name: str | None = None) -> KernelGroup:

@@ -200,8 +200,9 @@ async def _run(cmd, connection, socket_prefix, limits, watched):
         group = None
         print(f"course_utils.sandbox: WARNING: no whole-kernel limits on this kernel ({e}); "
               "per-process limits only.", file=sys.stderr, flush=True)
+    env = {}
     if group is not None:
-        cmd = group.wrap(cmd)
+        cmd, env = group.wrap(cmd), group.env
     disk = DiskWatch(watched, limits)
     rlimits = _limit_resources(limits)
 
@@ -210,10 +211,10 @@ async def _run(cmd, connection, socket_prefix, limits, watched):
         if group is not None:
             group.join()
 
-    # bwrap itself gets an empty environment: its own /proc/PID/environ is readable from inside.
+    # bwrap itself gets an (almost) empty environment: its own /proc/PID/environ is readable from inside.
     # Its own session: a SIGINT sent to the launcher's process group must not kill bwrap (and the kernel).
     proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=subprocess.DEVNULL, env={}, preexec_fn=preexec, start_new_session=True
+        *cmd, stdin=subprocess.DEVNULL, env=env, preexec_fn=preexec, start_new_session=True
     )
     loop = asyncio.get_running_loop()
     # Interrupts reach the kernel as control messages (the kernelspec's interrupt_mode is "message").
@@ -286,7 +287,7 @@ def add_limit_options(parser):
     """One ``--NAME`` option per field of ``policy.Limits`` (its default as the default)."""
     defaults = policy.Limits()
     for name in defaults.__dataclass_fields__:
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=int, default=getattr(defaults, name))
+        parser.add_argument(policy.option_name(name), dest=name, type=int, default=getattr(defaults, name))
 
 
 def limits_from_args(args):

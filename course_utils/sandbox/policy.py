@@ -94,10 +94,11 @@ class Limits:
 
     def as_args(self) -> list[str]:
         """``--memory-mb 4096 --cpu-seconds 600 ...``: the launcher's options for these limits."""
-        return [a for name in self.__dataclass_fields__ for a in (_option(name), str(getattr(self, name)))]
+        return [a for name in self.__dataclass_fields__ for a in (option_name(name), str(getattr(self, name)))]
 
 
-def _option(field_name: str) -> str:
+def option_name(field_name: str) -> str:
+    """The launcher's option for a field of ``Limits``: ``total_memory_mb`` -> ``--total-memory-mb``."""
     return "--" + field_name.replace("_", "-")
 
 
