@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 NBGRADER_INSTRUCTOR_LAB := @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment
 NBGRADER_INSTRUCTOR_SERVER := nbgrader.server_extensions.formgrader
 
-.PHONY: setup lab test test-fast release grade bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
+.PHONY: setup lab test test-fast release grade feedback bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
 
 help:
 	@sed -n '1,6p' Makefile
@@ -80,6 +80,10 @@ release: setup
 
 grade: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade $(ARGS)
+
+# After grading written answers in the formgrader: feedback and scores.csv with the hand grades (runs no code).
+feedback: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade --feedback-only $(ARGS)
 
 hub: setup
 	bash deploy/run_hub.sh $(ARGS)

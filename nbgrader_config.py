@@ -24,10 +24,6 @@ os.makedirs(os.path.join(HERE, "grading"), exist_ok=True)
 # nor from one folder to the next.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".checks"]
 
-# A correct answer that prints a warning to stderr must not score 0.
-c.IgnorePattern.enabled = True
-c.IgnorePattern.pattern = r".*Warning.*"
-
 # A student who deletes a test cell still gets graded (nbgrader issue 1682).
 c.OverwriteCells.add_missing_cells = True
 
@@ -44,7 +40,6 @@ from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
-    IgnorePattern,
     LimitOutput,
     OverwriteCells,
     OverwriteKernelspec,
@@ -53,7 +48,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 
 from course_utils.grading.preprocessors import (  # noqa: E402
     DeduplicateIdsKeepLast,
+    DropBrokenWidgetState,
     ExecuteKeepingResults,
+    StderrIsNotAFailure,
     StripHiddenTests,
 )
 
@@ -62,8 +59,10 @@ c.Autograde.sanitize_preprocessors = [
 ]
 # A kernel that dies (a sandbox limit, or the student's own exit) keeps the results of the cells that ran
 # before it, and the rest are recorded as not run: nbgrader's Execute would leave the submission ungraded.
+# Only a failed check costs points: output on stderr (logging, warnings, progress bars) never does (nbgrader
+# scores any stderr output 0; its IgnorePattern only drops what a pattern matches).
 c.Autograde.autograde_preprocessors = [
-    ExecuteKeepingResults, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    ExecuteKeepingResults, StderrIsNotAFailure, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
 
@@ -71,7 +70,7 @@ c.Autograde.autograde_preprocessors = [
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, DropBrokenWidgetState, CSSHTMLHeaderPreprocessor]
 
 # --- sandbox (course_utils.sandbox) ---
 # Autograding runs every submission's kernel in the bubblewrap grading sandbox (deploy/README.md, "The grading

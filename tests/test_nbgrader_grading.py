@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.grade import grade_all
+from course_utils.grading.grade import grade_all, refresh_feedback
 from course_utils.grading.release import source_assignments
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -154,6 +154,20 @@ def _edit_tests(nb):
                 c.pop("outputs"), c.pop("execution_count")
 
 
+CONV_LOGS = _solutions("a1")["a1_conv2d_forward_solution"].replace(
+    "def conv2d_forward(x, w, b=None, stride=1, padding=0):",
+    "import logging\n\ndef conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
+    "    logging.warning('naive loops, this may take a while')", 1)
+# what logging, warnings in any capitalisation, tqdm and print(file=sys.stderr) put on stderr
+STDERR_NOISE = ("import sys, warnings\nprint('warning: lowercase', file=sys.stderr)\n"
+                "sys.stderr.write('\\r 50%|#####     | 5/10 [00:01<00:01]')\n"
+                "warnings.warn('careful', RuntimeWarning)")
+
+def _broken_widget_state(nb):  # as some ipywidgets versions save it: no "state" key
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2,
+                                                                               "version_minor": 0}}
+
+
 FULL = dict(A1_ITEMS)
 # student -> (notebook file name, notebook, expected status, {item: expected score} (missing items: 0))
 CASES = {
@@ -161,6 +175,16 @@ CASES = {
                                             extra_before="import sys\nprint('hello')\n"
                                             "print('a DeprecationWarning on stderr', file=sys.stderr)"),
                           "ok", FULL),
+    # only failing checks cost points: stderr output never does
+    "logs_to_stderr": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_LOGS}, extra_after=STDERR_NOISE),
+                       "ok", FULL),
+    "widget_metadata": (None, _submission("a1", edit=_broken_widget_state), "ok", FULL),
+    # a student who prints the inputs of their function must not see the hidden cases in feedback
+    "prints_inputs": (None, _submission("a1", {"a1_conv2d_forward_solution": _solutions("a1")[
+        "a1_conv2d_forward_solution"].replace("def conv2d_forward(x, w, b=None, stride=1, padding=0):",
+                                              "def conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
+                                              "    print('HARVEST', x.shape, w.shape, stride, padding)", 1)}),
+                      "ok", FULL),
     "plausibly_wrong": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_FLIPPED,
                                                  "a1_conv_output_size_solution": OUTPUT_SIZE_CEIL}),
                         "ok", {**FULL, "a1_conv2d_forward": 0, "a1_conv_output_size": 0, "a1_apply_filterbank": 0}),
@@ -212,6 +236,11 @@ def graded(tmp_path_factory):
         put("untouched", aid, (REPO / "assignments" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
     for student, (name, nb, _, _) in CASES.items():
         put(student, "a1", nb, name)
+    # one student, two spellings of the same name (NFD as macOS writes it, NFC): the NFD folder is renamed
+    # to NFC when alone, refused when the NFC one exists
+    put("zo\u0308e", "a1", _submission("a1"))
+    put("bjo\u0308rn", "a1", _submission("a1"))
+    put("bj\u00f6rn", "a1", _submission("a1"))
     (submitted / "no_notebook" / "a1").mkdir(parents=True)
     (submitted / "no_notebook" / "a1" / "notes.txt").write_text("forgot to upload")
     lines = []
@@ -249,7 +278,8 @@ def test_instructor_is_told_and_csv_is_complete(graded):
     assert any("renamed" in m for m in outcomes["renamed", "a1"].messages)
     assert outcomes["no_notebook", "a1"].status == "no notebook"
     assert lines[0].startswith("grading sandbox: "), "which whole-kernel limits hold, said at the start"
-    assert len(lines) == len(outcomes) + 1, "one line per submission"
+    notes = [ln for ln in lines[1:] if ln.startswith(("renamed student folder", "refused student folder"))]
+    assert len(lines) == len(outcomes) + 1 + len(notes), "one line per submission"
     rows = list(csv.DictReader((root / "grading" / "scores.csv").open()))
     assert {(r["student"], r["assignment"]) for r in rows} == set(outcomes)
     row = next(r for r in rows if r["student"] == "plausibly_wrong")
@@ -257,11 +287,93 @@ def test_instructor_is_told_and_csv_is_complete(graded):
     assert float(row["total"]) == outcomes["plausibly_wrong", "a1"].total
 
 
+def test_student_ids_are_unicode_nfc(graded):
+    root, outcomes, lines = graded
+    # "zo\u0308e" (o + combining diaeresis, as macOS writes it) is graded as "z\u00f6e" (precomposed)
+    assert ("z\u00f6e", "a1") in outcomes and outcomes["z\u00f6e", "a1"].total == sum(A1_ITEMS.values())
+    assert ("zo\u0308e", "a1") not in outcomes
+    # both spellings present: the NFC one is graded, the other refused and left for the instructor to merge
+    assert ("bj\u00f6rn", "a1") in outcomes and ("bjo\u0308rn", "a1") not in outcomes
+    assert any(ln.startswith("refused student folder") and "bjo\u0308rn" in ln for ln in lines)
+    assert (root / "grading" / "submitted" / "bjo\u0308rn").is_dir()
+
+
+def test_status_names_each_item_that_lost_points_and_why(graded):
+    _, outcomes, _ = graded
+    messages = " | ".join(outcomes["reference_caller", "a1"].messages)
+    assert "a1_fc_params lost its points" in messages and "course's implementation" in messages, messages
+    assert "a1_conv2d_forward lost its points" in messages, messages
+    killed = " | ".join(outcomes["kernel_killer", "a1"].messages)
+    assert "kernel died" in killed and "lost its points: KernelDied" in killed, killed
+
+
 def test_feedback_has_no_hidden_tests(graded):
-    root, _, _ = graded
+    root, outcomes, _ = graded
     pages = list((root / "grading" / "feedback").rglob("*.html"))
     assert len(pages) >= len(ASSIGNMENTS) * 2
+    for (student, aid), o in outcomes.items():  # every graded submission gets feedback, or its status says why
+        if o.status not in ("no notebook", "timeout", "error"):
+            assert list((root / "grading" / "feedback" / student / aid).glob("*.html")), (student, o.status)
+    # what the student printed shows in feedback only where no hidden test ran
+    feedback = (root / "grading" / "feedback" / "prints_inputs" / "a1" / "a1.html").read_text(encoding="utf-8")
+    cells = _load(root / "grading" / "autograded" / "prints_inputs" / "a1" / "a1.ipynb")["cells"]
+    printed = lambda cs: sum("".join(o.get("text", "")).count("HARVEST") for c in cs  # noqa: E731
+                             for o in c.get("outputs", []))
+    hidden = [c for c in cells if "BEGIN HIDDEN TESTS" in "".join(c.get("source", ""))]
+    assert printed(hidden) >= 11, "the hidden checks called the function (the instructor sees it)"
+    in_sources = sum("".join(c.get("source", "")).count("HARVEST") for c in cells)  # the answer's own print line
+    assert feedback.count("HARVEST") == printed([c for c in cells if c not in hidden]) + in_sources
     for page in pages:
         text = page.read_text(encoding="utf-8")
         for leak in ("BEGIN HIDDEN TESTS", "_verify_fresh", "_verify.check("):
             assert leak not in text, f"{page}: {leak!r} in feedback"
+
+
+def test_regrading_keeps_hand_grades_and_the_class_csv(graded):
+    """The instructor grades by hand in the formgrader, then runs `make grade --student solution` again."""
+    from nbgrader.api import Gradebook
+
+    root, _, _ = graded
+    db = f"sqlite:///{root / 'grading' / 'gradebook.db'}"
+    csv_path = root / "grading" / "scores.csv"
+    before = {(r["student"], r["assignment"]) for r in csv.DictReader(csv_path.open(encoding="utf-8"))}
+    with Gradebook(db) as gb:  # as the formgrader saves a hand grade
+        written = gb.find_grade("a1_written", "a1", "a1", "solution")
+        written.manual_score, written.needs_manual_grade = 2.5, False
+        gb.find_comment("a1_written", "a1", "a1", "solution").manual_comment = "(b) forgets the bias"
+        gb.find_grade("a1_conv_params", "a1", "a1", "solution").manual_score = 0.5  # an override of a test
+        gb.db.commit()
+    # `make feedback`: the feedback and the CSV show the hand grades; nothing runs again
+    refreshed = {(o.student, o.assignment): o for o in refresh_feedback(str(root), echo=lambda *_: None)}
+    assert refreshed["solution", "a1"].scores["a1_written"] == 2.5
+    page = (root / "grading" / "feedback" / "solution" / "a1" / "a1.html").read_text(encoding="utf-8")
+    assert "(b) forgets the bias" in page
+    rows = {(r["student"], r["assignment"]): r for r in csv.DictReader(csv_path.open(encoding="utf-8"))}
+    assert set(rows) == before and float(rows["solution", "a1"]["a1_written"]) == 2.5
+    again = grade_all(str(root), students=["solution"], assignments=["a1"], workers=1, echo=lambda *_: None)[0]
+    with Gradebook(db) as gb:
+        written = gb.find_grade("a1_written", "a1", "a1", "solution")
+        assert (written.manual_score, written.needs_manual_grade) == (2.5, False)
+        assert gb.find_comment("a1_written", "a1", "a1", "solution").manual_comment == "(b) forgets the bias"
+        assert gb.find_grade("a1_conv_params", "a1", "a1", "solution").score == 0.5
+    rows = {(r["student"], r["assignment"]): r for r in csv.DictReader(csv_path.open(encoding="utf-8"))}
+    assert set(rows) == before, "grading one student keeps the rest of the class in the CSV"
+    row = rows["solution", "a1"]
+    assert float(row["a1_written"]) == 2.5 and row["to grade by hand"] == ""
+    assert float(row["total"]) == sum(A1_ITEMS.values()) - 1 + 0.5 + 2.5 == again.total
+    assert float(row["max"]) == sum(A1_ITEMS.values()) + 3
+
+    # a re-submission with a different written answer: the hand grade is kept, and flagged for review
+    nb_path = root / "grading" / "submitted" / "solution" / "a1" / "a1.ipynb"
+    nb = _load(nb_path)
+    cell = next(c for c in nb["cells"] if _meta(c).get("grade_id") == "a1_written")
+    cell["source"] = "A new answer, written after the first grading."
+    nb_path.write_text(json.dumps(nb), encoding="utf-8")
+    third = grade_all(str(root), students=["solution"], assignments=["a1"], workers=1, echo=lambda *_: None)[0]
+    assert any("a1_written: the answer changed" in m for m in third.messages), third.messages
+    with Gradebook(db) as gb:
+        written = gb.find_grade("a1_written", "a1", "a1", "solution")
+        assert (written.manual_score, written.needs_manual_grade) == (2.5, True)
+    row = next(r for r in csv.DictReader(csv_path.open(encoding="utf-8"))
+               if (r["student"], r["assignment"]) == ("solution", "a1"))
+    assert row["to grade by hand"] == "a1_written" and row["a1_written"] == ""

@@ -4,6 +4,8 @@ Submissions are collected into ``grading/submitted/<student>/<assignment>/``. Fo
 happens to the others:
 
 1. the previous run's grades, autograded copy and feedback are removed first, so every score is fresh;
+   the instructor's hand grades and comments are recorded first and put back after (``handwork.py``);
+   a student folder whose name is not in Unicode NFC form is renamed to it (or refused if that exists);
 2. a renamed notebook (``a1-Copy1.ipynb``) is graded if it is the only notebook there (and reported);
 3. nbgrader autogrades it in a forked worker (``--workers`` at a time) under a whole-notebook time limit;
    past it the worker and every process under it (the kernel included) are killed;
@@ -12,8 +14,10 @@ happens to the others:
    missing scores 0 even if the student's kernel hid the failure;
 5. feedback HTML is generated without hidden tests.
 
-One line per submission tells the instructor what happened; ``scores.csv`` has one row per submission:
-student, assignment, one column per graded item, total, max, status, message.
+One line per submission tells the instructor what happened, naming each item that lost points and why;
+``scores.csv`` has one row per submission (rows of submissions not graded in this run are kept): student,
+assignment, one column per graded item (hand-graded ones included, empty until graded), total, max,
+the items still to grade by hand, status, message.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import sys
 import tempfile
 import time
 import traceback
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 
 from ..sandbox import cgroups, kernelspec
 from ..sandbox.kernel import REPORT_ENV
+from . import handwork
 from .config import course_root, load_config, make_api, venv_bin_on_path
 from .release import release, source_assignments
 from .verify import CHECK_DIR, check_path, judge_file
@@ -89,11 +95,12 @@ def hidden_checks(source_nb: str) -> dict[str, list[tuple[str, int]]]:
 
 
 def _prepare(root, config, student, aid, outcome) -> bool:
-    """Fresh start and notebook-name repair. Returns False if there is nothing gradable."""
+    """Fresh start (hand work recorded) and notebook-name repair. Returns False if there is nothing gradable."""
     from nbgrader.api import Gradebook, MissingEntry
 
     source, submitted, autograded, feedback = _dirs(root, config)
     with Gradebook(config.CourseDirectory.db_url) as gb:
+        handwork.save(gb, root, student, aid, os.path.join(autograded, student, aid))
         try:
             gb.remove_submission(aid, student)
         except MissingEntry:
@@ -161,15 +168,71 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
         if result["success"]:
             outcome = Outcome(student, aid)
             _recheck(root, api.config, student, aid, outcome)
-            out["messages"] += outcome.messages
+            rechecked = {m.split(":")[0] for m in outcome.messages}
+            out["messages"] += outcome.messages + _lost_points(root, api.config, student, aid, skip=rechecked)
+            from nbgrader.api import Gradebook
+
+            with Gradebook(api.config.CourseDirectory.db_url) as gb:
+                out["messages"] += handwork.restore(gb, root, student, aid,
+                                                    os.path.join(_dirs(root, api.config)[2], student, aid))
             fb = api.generate_feedback(aid, student, force=True)
-            if not fb["success"]:
-                out["messages"].append("feedback could not be generated: " + " | ".join(_log_lines(fb)))
+            folder = os.path.join(_dirs(root, api.config)[3], student, aid)
+            written = os.path.isdir(folder) and any(f.endswith(".html") for f in os.listdir(folder))
+            if not fb["success"] or not written:
+                out["no_feedback"] = True
+                out["messages"].append("no feedback was written: " + (" | ".join(_log_lines(fb)) or "no HTML file"))
     except Exception:
         out["messages"].append(traceback.format_exc(limit=3).strip().splitlines()[-1])
     out["limits"] = _limits_hit(result_path + ".limits")
     with open(result_path, "w") as fh:
         json.dump(out, fh)
+
+
+def normalise_student_folders(submitted: str, echo=print) -> set[str]:
+    """Rename student folders to their Unicode NFC name; returns the names refused (the NFC name exists).
+
+    macOS writes "zoë" with a combining accent (NFD), other systems precomposed (NFC): without this they
+    are two students who look the same in the CSV and the formgrader.
+    """
+    refused = set()
+    for name in sorted(os.listdir(submitted)):
+        nfc = unicodedata.normalize("NFC", name)
+        if nfc == name:
+            continue
+        if os.path.exists(os.path.join(submitted, nfc)):
+            refused.add(name)
+            echo(f"refused student folder {name!r}: its Unicode NFC form {nfc!r} is another folder for the "
+                 "same name; merge the two by hand (it is not graded)")
+        else:
+            os.rename(os.path.join(submitted, name), os.path.join(submitted, nfc))
+            echo(f"renamed student folder {name!r} to its Unicode NFC form {nfc!r}")
+    return refused
+
+
+def _lost_points(root, config, student, aid, skip=()) -> list[str]:
+    """"item: why" for each autograded item that scored less than its points (the error its test cell gave),
+    but for the items in ``skip`` (already explained)."""
+    from nbgrader.api import Gradebook
+
+    folder = os.path.join(_dirs(root, config)[2], student, aid)
+    reasons = []
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        submission = gb.find_submission(aid, student)
+        lost = {(nb.name, g.name) for nb in submission.notebooks for g in nb.grades
+                if g.cell_type == "code" and g.auto_score is not None and g.auto_score < g.max_score}
+    for nb_name, grade_id in sorted(lost):
+        if grade_id in skip:
+            continue
+        why = "no error output (partial credit)"
+        with open(os.path.join(folder, f"{nb_name}.ipynb"), encoding="utf-8") as fh:
+            for cell in json.load(fh)["cells"]:
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                    if errors:
+                        text = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"
+                        why = " ".join(text.split())[:200]
+        reasons.append(f"{grade_id} lost its points: {why}")
+    return reasons
 
 
 def _kernel_died_in(folder: str) -> str | None:
@@ -231,9 +294,10 @@ def _collect_scores(config, student, aid, outcome) -> None:
             for grade in nb.grades:
                 outcome.scores[grade.name] = grade.score if not grade.needs_manual_grade else None
         if any(s is None for s in outcome.scores.values()):
-            outcome.messages.append("written answer needs manual grading (formgrader)")
+            outcome.messages.append(NEEDS_HAND_GRADING)
 
 
+NEEDS_HAND_GRADING = "written answer needs manual grading (formgrader)"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -282,18 +346,21 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
     ctx.set_forkserver_preload(preload)
     if missing:  # a fresh clone: the gradebook learns the assignments (and hidden tests) from a release
         release(missing, root, overrides)
+    if config.Execute.get("kernel_name") == kernelspec.KERNEL_NAME:
+        echo(f"grading sandbox: {cgroups.detect(kernelspec.installed_limits())}")
+    refused = normalise_student_folders(submitted, echo)
+    wanted = {unicodedata.normalize("NFC", s) for s in students} if students else None
     jobs = [
         (student, aid)
-        for student in sorted(students or os.listdir(submitted))
-        if os.path.isdir(os.path.join(submitted, student))
+        for student in sorted(os.listdir(submitted))
+        if os.path.isdir(os.path.join(submitted, student)) and student not in refused
+        and (wanted is None or student in wanted)
         for aid in assignments
         if os.path.isdir(os.path.join(submitted, student, aid))
     ]
     outcomes = {job: Outcome(*job) for job in jobs}
     workers = max(1, workers or os.cpu_count() or 1)
     limit_kernel_threads(workers)
-    if config.Execute.get("kernel_name") == kernelspec.KERNEL_NAME:
-        echo(f"grading sandbox: {cgroups.detect(kernelspec.installed_limits())}")
     tmp = tempfile.mkdtemp(prefix="grade-")
     running = {}  # job -> (process, start, result path)
     queue = list(jobs)
@@ -333,6 +400,8 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                     if result["limits"]:
                         outcome.status = "limit: " + ", ".join(dict.fromkeys(n for n, _ in result["limits"]))
                         outcome.messages[:0] = [f"sandbox limit hit: {n} ({d})" for n, d in result["limits"]]
+                    elif result.get("no_feedback"):
+                        outcome.status = "no feedback"
                     elif result.get("died_in"):
                         outcome.status = "kernel died"
                         outcome.messages.insert(0, f"the kernel died in {result['died_in']} (the submission's "
@@ -373,20 +442,79 @@ def _finish(config, outcome, echo) -> None:
          f"{outcome.status:<11} {outcome.seconds:5.1f}s  {note}")
 
 
+def _column(o: Outcome, item: str) -> str:
+    return item if item.startswith(o.assignment) else f"{o.assignment}:{item}"
+
+
+FIXED_COLUMNS = ("student", "assignment", "total", "max", "to grade by hand", "status", "message")
+
+
 def write_csv(outcomes: list[Outcome], path: str) -> None:
-    items = []
+    """Write the class's scores: the rows of ``outcomes``, and every other row already in ``path``.
+
+    Grading a few students (``--student``) updates their rows and never drops the rest of the class.
+    An item still to be graded by hand is empty and named in "to grade by hand"; "total" counts every
+    graded item, "max" every item.
+    """
+    old_rows, items = [], []
+    if os.path.exists(path):
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            items = [c for c in reader.fieldnames or [] if c not in FIXED_COLUMNS]
+            old_rows = list(reader)
+    rows = {(r["student"], r["assignment"]): r for r in old_rows}
     for o in outcomes:
-        items += [f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k for k in o.max_scores
-                  if (f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k) not in items]
+        row = {_column(o, k): ("" if v is None else v) for k, v in o.scores.items()}
+        items += [c for c in row if c not in items]
+        to_do = [_column(o, k) for k, v in o.scores.items() if v is None]
+        row.update(student=o.student, assignment=o.assignment, total=o.total, max=o.max_total, status=o.status,
+                   message="; ".join(o.messages), **{"to grade by hand": " ".join(to_do)})
+        rows[o.student, o.assignment] = row
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student", "assignment", *items, "total", "max", "status", "message"])
-        for o in outcomes:
-            row = {(f"{o.assignment}:{k}" if not k.startswith(o.assignment) else k): v for k, v in o.scores.items()}
-            cells = ["" if row.get(i, "") is None else row.get(i, "") for i in items]
-            writer.writerow([o.student, o.assignment, *cells, o.total, o.max_total, o.status,
-                             "; ".join(o.messages)])
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["student", "assignment", *items, *FIXED_COLUMNS[2:]], restval="")
+        writer.writeheader()
+        for key in sorted(rows):
+            writer.writerow({k: v for k, v in rows[key].items() if k in writer.fieldnames})
+    os.replace(tmp, path)
+
+
+def refresh_feedback(root=None, assignments=None, students=None, csv_path=None, echo=print) -> list[Outcome]:
+    """After hand grading: rewrite every graded submission's feedback and its scores in the class CSV.
+
+    Nothing is executed again. The feedback and the CSV take the hand grades and comments from the
+    gradebook; each row keeps the status and message of its last ``make grade``.
+    """
+    from nbgrader.api import Gradebook
+
+    root = root or course_root()
+    venv_bin_on_path()
+    config = load_config(root)
+    csv_path = csv_path or os.path.join(root, "grading", "scores.csv")
+    previous = {}
+    if os.path.exists(csv_path):
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            previous = {(r["student"], r["assignment"]): r for r in csv.DictReader(fh)}
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        graded = [(sub.student.id, a.name) for a in gb.assignments for sub in a.submissions
+                  if (not assignments or a.name in assignments) and (not students or sub.student.id in students)]
+    api = make_api(root)
+    outcomes = []
+    for student, aid in sorted(graded):
+        old = previous.get((student, aid), {})
+        outcome = Outcome(student, aid, status=old.get("status") or "ok")
+        outcome.messages = [m for m in (old.get("message") or "").split("; ") if m and m != NEEDS_HAND_GRADING]
+        fb = api.generate_feedback(aid, student, force=True)
+        if not fb["success"]:
+            outcome.messages.append("no feedback was written: " + " | ".join(_log_lines(fb)))
+        _collect_scores(config, student, aid, outcome)
+        outcome.messages = list(dict.fromkeys(outcome.messages))
+        echo(f"{student:>16} {aid:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} feedback "
+             f"{'written' if fb['success'] else 'FAILED'}")
+        outcomes.append(outcome)
+    write_csv(outcomes, csv_path)
+    return outcomes
 
 
 def main(argv=None) -> int:
@@ -397,8 +525,15 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="whole-notebook limit in seconds")
     parser.add_argument("--cell-timeout", type=int, default=None, help="per-cell limit (default: config)")
     parser.add_argument("--csv", default=None, help="output CSV (default: grading/scores.csv)")
+    parser.add_argument("--feedback-only", action="store_true",
+                        help="after hand grading: rewrite feedback and the CSV's scores, run nothing (make feedback)")
     args = parser.parse_args(argv)
     start = time.monotonic()
+    if args.feedback_only:
+        done = refresh_feedback(assignments=args.assignment, students=args.student, csv_path=args.csv)
+        print(f"feedback for {len(done)} submissions in {time.monotonic() - start:.1f} s; "
+              f"scores in {args.csv or 'grading/scores.csv'}")
+        return 0
     outcomes = grade_all(assignments=args.assignment, students=args.student, workers=args.workers,
                          timeout=args.timeout, cell_timeout=args.cell_timeout, csv_path=args.csv)
     bad = [o for o in outcomes if o.status != "ok"]

@@ -5,8 +5,15 @@
   same grade id; nbgrader sets the earlier copies' metadata to ``{}``, which later crashes autograde with a
   misleading "old metadata format" error (nbgrader issue 1083). We *drop* the ``nbgrader`` key instead: the
   earlier copies become ordinary cells, the last one keeps its id and is restored from the gradebook.
-- ``StripHiddenTests`` removes hidden tests (source and tracebacks) from feedback: the autograded notebook
-  holds them, and feedback goes back to students.
+- ``StripHiddenTests`` removes hidden tests from feedback (their source, their tracebacks, and whatever was
+  printed while they ran: a student who prints their function's inputs must not harvest the hidden
+  cases): the autograded notebook holds them, and feedback goes back to students.
+- ``DropBrokenWidgetState`` removes saved widget state that nbconvert cannot render (JupyterLab writes it
+  without a ``"state"`` key in some ipywidgets versions): with it, no feedback file was written at all.
+- ``StderrIsNotAFailure`` replaces nbgrader's ``IgnorePattern``: nbgrader scores a test cell 0 when it has
+  *any* output on stderr, so a correct answer that logs (``logging.warning``), warns (in any
+  capitalisation), shows a progress bar (tqdm) or prints to ``sys.stderr`` lost its points. Only an error
+  output (a failed check) costs points here; the stderr text is kept, as ordinary output.
 - ``ExecuteKeepingResults`` replaces nbgrader's ``Execute``: when the kernel dies (a limit of the grading
   sandbox killed it, or the student's code exited), the cells that ran keep their results, every cell that
   could not run gets an error output saying so (a test cell without output would count as passed), and
@@ -49,9 +56,21 @@ class StripHiddenTests(NbGraderPreprocessor):
         if cell.cell_type == "code" and utils.is_grade(cell):
             if "BEGIN HIDDEN TESTS" in cell.source:
                 cell.source = HIDDEN_RE.sub("# (hidden tests ran here)\n", cell.source).rstrip("\n")
+                cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+class StderrIsNotAFailure(NbGraderPreprocessor):
+    """Turn stderr streams of code cells into stdout streams (same text), so that they never cost points."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
         return cell, resources
 
 
@@ -76,3 +95,18 @@ class ExecuteKeepingResults(Execute):
             message = f"not run: the kernel died in an earlier cell (cell {self._died_in})"
         cell.outputs.append(new_output("error", ename="KernelDied", evalue=message, traceback=[message]))
         return cell, self.resources
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+class DropBrokenWidgetState(NbGraderPreprocessor):
+    """Drop notebook-level widget state without a ``"state"`` mapping (nbconvert's HTML export fails on it)."""
+
+    def preprocess(self, nb, resources):
+        widgets = nb.metadata.get("widgets", {})
+        saved = widgets.get(WIDGET_STATE)
+        if saved is not None and not isinstance(saved.get("state") if isinstance(saved, dict) else None, dict):
+            del widgets[WIDGET_STATE]
+            self.log.warning("Dropped saved widget state without a 'state' key (it cannot be rendered)")
+        return nb, resources

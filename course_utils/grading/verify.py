@@ -4,9 +4,10 @@ A hidden test cell of an assignment calls ``check(item, student_function, seed=.
 
 1. builds the item's cases from the seed (random shapes, strides, paddings, ties...; see ``items.py``);
 2. calls the student's function on each case with every function of the course's own implementations
-   (``course_utils.reference``, ``counting``, ``torch_track``, ``widgets``) turned into a *tripwire*: the
+   (all of ``course_utils`` but the machinery in ``ALLOWED_PREFIXES``) turned into a *tripwire*: the
    code object of each such function is swapped, so even a reference saved under another name before the
-   test ran trips it. Calling the course's implementation scores 0 on the item;
+   test ran trips it. Calling the course's implementation scores 0 on the item; so does calling another
+   library's (torch, scipy, scikit-image, OpenCV) on an item that asks for NumPy only;
 3. saves the outputs to ``.checks/<item>.npz`` beside the notebook (arrays only, no pickle);
 4. judges the saved outputs in a *fresh Python process* (``python -P -m course_utils.grading.verify``),
    which recomputes the expected values with the course's reference and compares them with its own
@@ -28,22 +29,34 @@ import sys
 import types
 
 CHECK_DIR = ".checks"
-#: Modules whose functions a submission must not call (the course's own implementations).
-FORBIDDEN_PREFIXES = (
-    "course_utils.reference",
-    "course_utils.counting",
-    "course_utils.torch_track",
-    "course_utils.widgets",
-)
+#: The parts of the course package a submission may use while its functions are judged: the judging
+#: machinery itself, the self-check helpers, the data loaders and the sandbox. Every other module of
+#: ``course_utils`` (the reference, counting, the PyTorch track, widgets, registration, ... and any module
+#: added later) is the course's own implementation of something students write: calling it scores 0.
+ALLOWED_PREFIXES = ("course_utils.grading", "course_utils.checks", "course_utils.data", "course_utils.sandbox")
+#: Other libraries' implementations of what a NumPy-only item asks for (convolution, pooling, filters,
+#: autograd for a backward pass): calling them scores 0 on such an item. torch is caught as a whole
+#: (``torch.overrides.TorchFunctionMode`` sees every torch call, however the function was saved).
+OTHER_IMPLEMENTATIONS = ("scipy.signal", "scipy.ndimage", "skimage", "cv2")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _TRIPPED: list[str] = []
 
 
+def is_forbidden_module(name: str, numpy_only: bool = False) -> bool:
+    """True for the modules whose functions a submission must not call (see ALLOWED_PREFIXES)."""
+    def under(prefix):
+        return name == prefix or name.startswith(prefix + ".")
+
+    if under("course_utils"):
+        return name != "course_utils" and not any(under(p) for p in ALLOWED_PREFIXES)
+    return numpy_only and any(under(p) for p in OTHER_IMPLEMENTATIONS)
+
+
 def _record_trip(name: str):
-    """Called by a tripwire: remember which course function was called, then refuse to run."""
+    """Called by a tripwire: remember which forbidden function was called, then refuse to run."""
     _TRIPPED.append(name)
-    raise AssertionError(f"called the course's own implementation {name}")
+    raise AssertionError(f"called {name}, which this exercise does not allow")
 
 
 def _tripwire(*args, **kwargs):  # its __code__ (renamed per function) replaces a forbidden function's
@@ -52,7 +65,7 @@ def _tripwire(*args, **kwargs):  # its __code__ (renamed per function) replaces 
     )
 
 
-def _forbidden_functions():
+def _forbidden_functions(numpy_only=False):
     """Every plain function (and method) defined in an already-imported forbidden module."""
     import importlib
 
@@ -63,50 +76,84 @@ def _forbidden_functions():
             pass
     seen = set()
     for mod_name, mod in list(sys.modules.items()):
-        if not mod_name.startswith(FORBIDDEN_PREFIXES) or not isinstance(mod, types.ModuleType):
+        if not is_forbidden_module(mod_name, numpy_only) or not isinstance(mod, types.ModuleType):
             continue
         for obj in list(vars(mod).values()):
             members = vars(obj).values() if isinstance(obj, type) else (obj,)
             for fn in members:
                 fn = getattr(fn, "__func__", fn)
                 if isinstance(fn, types.FunctionType) and id(fn) not in seen:
-                    if (fn.__module__ or "").startswith(FORBIDDEN_PREFIXES) and not fn.__code__.co_freevars:
+                    if is_forbidden_module(fn.__module__ or "", numpy_only) and not fn.__code__.co_freevars:
                         seen.add(id(fn))
                         yield fn
 
 
+def _torch_guard():
+    """A TorchFunctionMode that trips on every torch function (NumPy-only items), or None without torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+
+    class NoTorch(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types_, args=(), kwargs=None):
+            name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+            _record_trip(f"torch: {getattr(func, '__module__', None) or 'torch'}.{name}")
+
+    return NoTorch()
+
+
 class tripwires:
-    """Context manager: while active, calling any course implementation records its name and raises."""
+    """Context manager: while active, calling a forbidden function records its name and raises.
+
+    numpy_only: also forbid other libraries' implementations (OTHER_IMPLEMENTATIONS and all of torch).
+    A forbidden module first imported while the tripwires are active (a lazy import inside the student's
+    function, which the tripwires could not see) is recorded as a trip when they end.
+    """
+
+    def __init__(self, numpy_only=False):
+        self.numpy_only = numpy_only
 
     def __enter__(self):
         # the tripwires report to the imported module (a fresh copy of this file loaded by a hidden test
         # reads the same log)
         log = __import__("course_utils.grading.verify", fromlist=["_"])._TRIPPED
         del log[:]
+        self.log = log
         self.saved = []
-        for fn in _forbidden_functions():
+        for fn in list(_forbidden_functions(self.numpy_only)):
             trip = _tripwire.__code__.replace(
                 co_name=fn.__code__.co_name, co_qualname=f"{fn.__module__}.{fn.__code__.co_qualname}"
             )
             self.saved.append((fn, fn.__code__))
             fn.__code__ = trip
+        self.modules_before = set(sys.modules)
+        self.guard = _torch_guard() if self.numpy_only else None
+        if self.guard is not None:
+            self.guard.__enter__()
         return log
 
     def __exit__(self, *exc):
+        if self.guard is not None:
+            self.guard.__exit__(None, None, None)
         for fn, code in self.saved:
             fn.__code__ = code
+        new = sorted(m for m in set(sys.modules) - self.modules_before
+                     if is_forbidden_module(m, self.numpy_only) or (self.numpy_only and m == "torch"))
+        if new and not self.log:
+            self.log.append(f"{new[0]} (imported by your code while it was being checked)")
         return False
 
 
 def _as_arrays(out):
-    """A student's output as a list of float64 arrays (tuples/lists of arrays stay separate outputs)."""
+    """A student's output as a list of (float64 array, the dtype it had) (tuples/lists stay separate outputs)."""
     import numpy as np
 
     if hasattr(out, "detach"):
         out = out.detach().cpu().numpy()
     if isinstance(out, tuple):
         return [a for o in out for a in _as_arrays(o)]
-    return [np.array(out, dtype=np.float64)]
+    dtype = getattr(out, "dtype", None)
+    return [(np.array(out, dtype=np.float64), str(dtype) if dtype is not None else "")]
 
 
 def check_path(item: str, folder: str = ".") -> str:
@@ -124,7 +171,7 @@ def check(item: str, fn, seed: int) -> None:
         raise AssertionError(f"{item}: expected a function, got {type(fn).__name__}")
     outputs = {}
     cases = spec.cases(seed)  # built before the tripwires are set: the cases may use the reference
-    with tripwires() as tripped:
+    with tripwires(numpy_only=spec.numpy_only) as tripped:
         for i, case in enumerate(cases):
             try:
                 out = spec.call(fn, case)
@@ -138,12 +185,15 @@ def check(item: str, fn, seed: int) -> None:
                 raise AssertionError(
                     f"{item}: hidden case {i} ({spec.describe(case)}) raised {type(err).__name__}: {err}"
                 ) from None
-            for j, arr in enumerate(_as_arrays(out)):
+            for j, (arr, dtype) in enumerate(_as_arrays(out)):
                 outputs[f"c{i}_{j}"] = arr
+                outputs[f"dtype_c{i}_{j}"] = np.array(dtype)
     if tripped:
+        what = ("the course's implementation" if tripped[0].startswith("course_utils")
+                else "another library's implementation")
         raise AssertionError(
-            f"{item}: your code called the course's implementation {tripped[0]}; "
-            "this exercise asks you to write it yourself (0 points for this item)"
+            f"{item}: your code called {what} {tripped[0]}; this exercise asks you to write it yourself"
+            + (" with NumPy only" if spec.numpy_only else "") + " (0 points for this item)"
         )
     path = check_path(item)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -176,7 +226,7 @@ def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
     """Judge saved outputs in *this* process: None if right, else a message. ``seed`` overrides the file's."""
     import numpy as np
 
-    from .items import ITEMS
+    from .items import ITEMS, LOW_PRECISION, precision
 
     spec = ITEMS[item]
     if not os.path.isfile(path):
@@ -190,11 +240,16 @@ def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
     if seed is not None and file_seed != seed:
         return f"{item}: hidden-test outputs are for seed {file_seed}, expected {seed}"
     for i, case in enumerate(spec.cases(file_seed)):
-        got = []
+        got, dtypes = [], []
         while f"c{i}_{len(got)}" in saved:
+            dtypes.append(str(saved.get(f"dtype_c{i}_{len(got)}", "")))
             got.append(saved[f"c{i}_{len(got)}"])
-        problem = spec.judge(case, got)
+        low = sorted({d for d in dtypes if d in LOW_PRECISION})
+        with precision(low[0] if low else None):
+            problem = spec.judge(case, got)
         if problem:
+            if low:
+                problem += f" (your output is {low[0]}: compared with a tolerance for {low[0]})"
             return f"{item}: hidden case {i} ({spec.describe(case)}): {problem}"
     return None
 

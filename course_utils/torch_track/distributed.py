@@ -69,6 +69,9 @@ def setup(device: str = "auto") -> DistInfo:
 def cleanup() -> None:
     """Leave the process group (call once at the end of a torchrun script)."""
     if dist.is_available() and dist.is_initialized():
+        # every rank reaches this point before any tears its group down: a rank that destroys gloo's
+        # group while another still talks to it can abort at exit on a busy machine
+        dist.barrier()
         dist.destroy_process_group()
 
 
