@@ -10,6 +10,7 @@ created (users, groups, exchange, state) is removed at the end, and leftovers of
 """
 
 import ast
+import datetime
 import json
 import os
 import secrets
@@ -414,3 +415,86 @@ def test_a_student_cannot_submit_as_someone_else(hub, cycle):
     print(f"forged submit exit {forged.returncode}; collect log: {collected.get('log', '')[-600:]}")
     if forged.returncode == 0:
         assert "Refusing submission" in collected.get("log", ""), collected
+
+
+def _now_stamp(delta_s=0):
+    t = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=delta_s)
+    return t.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def test_collect_takes_every_genuine_submission_whatever_else_is_in_inbound(hub, cycle):
+    """Planted, malformed, unreadable and back-dated entries: each skipped or re-timed, nobody's work lost."""
+    alice, bob, carol = STUDENTS
+    inbound = hub["exchange"] / "inbound"
+    before = _scores(hub["course"])
+    planted = inbound / f"{alice}+{ASSIGNMENT}+{_now_stamp()}+x"     # bob, in alice's name, newest
+    malformed = inbound / f"{bob}+{ASSIGNMENT}+not-a-timestamp"      # stopped everyone's collect before
+    unreadable = inbound / f"{bob}+{ASSIGNMENT}+{_now_stamp(1)}"      # bob's own, but nobody may read it
+    for folder in (planted, malformed, unreadable):
+        assert _as(bob, "mkdir", str(folder)).returncode == 0
+        assert _as(bob, "sh", "-c", f"echo '{{}}' > '{folder}/{ASSIGNMENT}.ipynb'").returncode == 0
+    assert _as(bob, "chmod", "000", str(unreadable)).returncode == 0
+    # alice makes a copy of her own submission by hand, named and stamped an hour earlier than now
+    real = max(p for p in inbound.iterdir() if p.name.startswith(f"{alice}+") and p.stat().st_uid == _uid(alice))
+    backdated = inbound / f"{alice}+{ASSIGNMENT}+{_now_stamp(-3600)}"
+    assert _as(alice, "cp", "-r", str(real), str(backdated)).returncode == 0
+    assert _as(alice, "sh", "-c", f"echo '{_now_stamp(-3600)}' > '{backdated}/timestamp.txt'").returncode == 0
+
+    instructor = cycle["servers"][INSTRUCTOR]
+    collected = instructor.nbgrader(f"/assignment/{ASSIGNMENT}/collect")
+    log = collected.get("log", "")
+    print("collect log:", log[-2500:])
+    assert collected.get("success"), collected
+    for folder, why in ((planted, "is not theirs"), (malformed, "no valid timestamp"), (unreadable, "cannot be read")):
+        assert f"Refusing submission {folder.name}: it" in log and why in log, (folder.name, why)
+    assert f"Submission {backdated.name} was changed after it was made" in log
+    # every student's genuine work is there; alice's hand-made copy carries the time it was really made
+    submitted = hub["course"] / "grading" / "submitted"
+    for name in STUDENTS:
+        assert (submitted / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists(), name
+    stamp = (submitted / alice / ASSIGNMENT / "timestamp.txt").read_text().strip()
+    made = datetime.datetime.strptime(stamp.removesuffix(" UTC"), "%Y-%m-%d %H:%M:%S.%f")
+    age = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - made
+    assert abs(age.total_seconds()) < 600, stamp  # when the copy was made, not the hour-earlier name
+    for name in (alice, bob):
+        instructor.nbgrader(f"/submission/{ASSIGNMENT}/{name}/autograde")
+    after = _scores(hub["course"])
+    assert after[alice] == before[alice] and after[bob] == before[bob], (before, after)
+    # the documented command lists what collect skips and, as root, removes it
+    python = PREFIX / "venv" / "bin" / "python"
+    listed = _run([str(python), "-m", "course_exchange", "skipped", str(hub["exchange"]), "--remove"])
+    for folder in (planted, malformed, unreadable):
+        assert folder.name in listed.stdout and not folder.exists(), listed.stdout
+    assert backdated.exists() and real.exists()
+
+
+def test_the_formgrader_can_be_framed_by_the_instructors_jupyterlab_only(hub, cycle):
+    """JupyterHub forbids every frame (frame-ancestors 'none'): the formgrader panel inside JupyterLab stayed blank."""
+    instructor, bob = cycle["servers"][INSTRUCTOR], cycle["servers"][STUDENTS[1]]
+    r = instructor.http.get(f"{instructor.base}/formgrader", timeout=60)
+    assert r.status_code == 200 and r.headers.get("Content-Security-Policy") == "frame-ancestors 'self'", r.headers
+    r = bob.http.get(f"{bob.base}/lab", timeout=60)
+    assert "frame-ancestors 'none'" in r.headers.get("Content-Security-Policy", ""), r.headers
+
+
+def test_feedback_reaches_a_student_who_renamed_the_notebook(hub, cycle):
+    """`make grade` grades a renamed notebook under the course's name; its feedback must still be fetchable."""
+    alice = STUDENTS[0]
+    s, instructor = cycle["servers"][alice], cycle["servers"][INSTRUCTOR]
+    renamed = "a1 Übung (copie)"
+    s.call("PATCH", f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", json={"path": f"{ASSIGNMENT}/{renamed}.ipynb"})
+    s.assignment_action("submit")
+    instructor.nbgrader(f"/assignment/{ASSIGNMENT}/collect")
+    env = ["env", f"HOME=/home/{INSTRUCTOR}", f"PATH={PREFIX}/venv/bin:/usr/bin:/bin", f"COURSE_ID={hub['course_id']}",
+           f"COURSE_EXCHANGE={hub['exchange'].parent}", f"JUPYTER_CONFIG_PATH={PREFIX}/etc/instructor"]
+    graded = _as(INSTRUCTOR, *env, "sh", "-c", f"cd /home/{INSTRUCTOR}/course && "
+                 f"python -m course_utils.grading.grade --student {alice} --assignment {ASSIGNMENT}")
+    print(graded.stdout[-1500:], graded.stderr[-1500:])
+    assert graded.returncode == 0 and "notebook renamed by the student" in graded.stdout, graded.stdout
+    assert _scores(hub["course"])[alice] == cycle["scores"][alice]
+    instructor.nbgrader(f"/assignment/{ASSIGNMENT}/release_feedback")
+    s.assignment_action("fetch_feedback")
+    folders = s.call("GET", f"/api/contents/{ASSIGNMENT}/feedback")["content"]
+    names = {f["name"] for folder in folders
+             for f in s.call("GET", f"/api/contents/{folder['path']}")["content"]}
+    assert f"{renamed}.html" in names, names

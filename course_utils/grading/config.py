@@ -11,6 +11,9 @@ import os
 import sys
 
 CONFIG_NAME = "nbgrader_config.py"
+#: in a submission folder: {the course's notebook name: the name the student submitted it under}, written when
+#: ``make grade`` grades a renamed notebook, read when feedback is released (deploy/course_exchange.py)
+RENAMED_NOTEBOOKS = ".course-renamed.json"
 
 
 def course_root(start: str | None = None) -> str:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from ..sandbox import cgroups, kernelspec
 from ..sandbox.kernel import REPORT_ENV
 from . import handwork
-from .config import course_root, load_config, make_api, venv_bin_on_path
+from .config import RENAMED_NOTEBOOKS, course_root, load_config, make_api, venv_bin_on_path
 from .release import release, source_assignments
 from .verify import CHECK_DIR, check_path, judge_file
 
@@ -118,12 +118,25 @@ def _prepare(root, config, student, aid, outcome) -> bool:
     extra = [f for f in present if f not in expected]
     if missing and len(missing) == 1 and len(extra) == 1:
         os.replace(os.path.join(folder, extra[0]), os.path.join(folder, missing[0]))
+        _record_rename(folder, missing[0][:-6], extra[0][:-6])
         outcome.messages.append(f"notebook renamed by the student: graded {extra[0]} as {missing[0]}")
     elif missing:
         outcome.fail("no notebook", f"expected {', '.join(missing)}; found {', '.join(present) or 'no notebook'}: "
                      "not graded")
         return False
     return True
+
+
+def _record_rename(folder, course_name, submitted_name) -> None:
+    """Remember the name a notebook was submitted under: its feedback is released under it too."""
+    path = os.path.join(folder, RENAMED_NOTEBOOKS)
+    names = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            names = json.load(fh)
+    names[course_name] = submitted_name
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(names, fh, ensure_ascii=False)
 
 
 def _recheck(root, config, student, aid, outcome) -> None:

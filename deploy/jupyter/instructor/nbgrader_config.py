@@ -14,3 +14,4 @@ c.CourseDirectory.course_id = os.environ["COURSE_ID"]
 c.CourseDirectory.groupshared = True
 c.Exchange.root = os.environ["COURSE_EXCHANGE"]
 c.ExchangeFactory.collect = "course_exchange.OwnerCheckedCollect"
+c.ExchangeFactory.release_feedback = "course_exchange.NamedReleaseFeedback"
