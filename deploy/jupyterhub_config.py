@@ -9,10 +9,11 @@ environment so that ``deploy/run_hub.sh``, the end-to-end test and a real deploy
 | COURSE_HUB_STATE | /srv/course-hub | hub database, cookie secret, pid files (root only) |
 | COURSE_HUB_IP / COURSE_HUB_PORT | 127.0.0.1 / 8000 | public address (loopback: put TLS in front) |
 | COURSE_HUB_API_PORT | PORT+1 (hub), PORT+2 (proxy API) | internal ports, always loopback |
-| COURSE_HUB_INSTRUCTORS | instructor | comma-separated Linux users who get the formgrader |
+| COURSE_HUB_INSTRUCTORS | instructor | comma-separated Linux users who get the formgrader (instructors and TAs) |
 | COURSE_HUB_STUDENTS | (empty) | comma-separated Linux users allowed to log in as students |
 | COURSE_HUB_ADMINS | (empty) | hub administrators (may act on every server: keep short) |
 | COURSE_EXCHANGE | /srv/nbgrader/exchange | nbgrader exchange root (see deploy/README.md for its modes) |
+| COURSE_HUB_COURSE_DIR | /srv/nbgrader/courses/ID | course folder all instructors and TAs share (one gradebook) |
 | COURSE_HUB_SERVICE_TOKEN | (unset) | if set, a "course-admin" service with this token may manage users/servers |
 
 Students see the assignment list and course list; instructors also see the formgrader. The course id is
@@ -51,6 +52,7 @@ INSTRUCTORS = _names("COURSE_HUB_INSTRUCTORS", "instructor")
 STUDENTS = _names("COURSE_HUB_STUDENTS")
 ADMINS = _names("COURSE_HUB_ADMINS")
 COURSE_ID = env("COURSE_ID") or course_id()
+COURSE_DIR = env("COURSE_HUB_COURSE_DIR") or f"/srv/nbgrader/courses/{COURSE_ID}"
 
 c = get_config()  # noqa: F821
 
@@ -88,10 +90,12 @@ c.Spawner.environment = {
 
 
 def _per_role(spawner):
-    """Instructors get the formgrader and their course in ~/course; students get neither."""
+    """Instructors and TAs get the formgrader and the shared course folder; students get neither."""
     role = "instructor" if spawner.user.name in INSTRUCTORS else "student"
     spawner.environment["JUPYTER_CONFIG_PATH"] = os.path.join(PREFIX, "etc", role)
     spawner.environment["COURSE_ROLE"] = role
+    if role == "instructor":
+        spawner.environment["COURSE_DIR"] = COURSE_DIR
 
 
 c.Spawner.pre_spawn_hook = _per_role

@@ -34,6 +34,12 @@ if id "$instructor" >/dev/null 2>&1; then
   IFS=, read -ra staff <<<"$COURSE_HUB_INSTRUCTORS"
   for u in "${staff[@]}"; do id "$u" >/dev/null 2>&1 && usermod -aG "$staff_group" "$u"; done
   install -d -m 2755 -o "$instructor" -g "$staff_group" "$COURSE_EXCHANGE/$course_id"
+  # the course folder every instructor and TA shares (one gradebook): the staff group's, nobody else's
+  course_dir="${COURSE_HUB_COURSE_DIR:-/srv/nbgrader/courses/$course_id}"
+  export COURSE_HUB_COURSE_DIR="$course_dir"
+  install -d -m 0755 -o root -g root "$(dirname "$course_dir")"
+  install -d -m 2770 -o "$instructor" -g "$staff_group" "$course_dir"
+  [ -e "$course_dir/nbgrader_config.py" ] || echo "run_hub.sh: copy nbgrader_config.py and solutions/ into $course_dir (group $staff_group)" >&2
 else
   echo "run_hub.sh: warning: instructor account '$instructor' does not exist; create it (useradd -m -K HOME_MODE=0700)" >&2
 fi

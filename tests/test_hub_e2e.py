@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFIX = Path(os.environ.get("COURSE_HUB_PREFIX", "/opt/course-hub"))
 USER_PREFIX = "cnnhub-"
 INSTRUCTOR = USER_PREFIX + "instr"
+TA = USER_PREFIX + "ta"  # a second member of the course staff: shares the course folder and its gradebook
 STUDENTS = [USER_PREFIX + n for n in ("alice", "bob", "carol")]
 STAFF_GROUP = USER_PREFIX + "staff"
 ASSIGNMENT = "a1"
@@ -89,7 +90,7 @@ def _owned_by(pid, uid):
 
 
 def _remove_users():
-    for name in [INSTRUCTOR, *STUDENTS]:
+    for name in [INSTRUCTOR, TA, *STUDENTS]:
         uid = _uid(name)
         if uid is not None:
             _kill_user_processes(uid)
@@ -131,18 +132,20 @@ def hub():
     proc = None
     try:
         _run(["groupadd", STAFF_GROUP])
-        for name in [INSTRUCTOR, *STUDENTS]:
+        for name in [INSTRUCTOR, TA, *STUDENTS]:
             _run(["useradd", "-m", "-K", "HOME_MODE=0700", "-s", "/bin/bash", name])
-        _run(["usermod", "-aG", STAFF_GROUP, INSTRUCTOR])
+        for name in (INSTRUCTOR, TA):
+            _run(["usermod", "-aG", STAFF_GROUP, name])
         course_id = _course_id()
-        # The course, in the instructor's private home.
-        home = Path(f"/home/{INSTRUCTOR}")
-        course = home / "course"
+        # The course folder the staff shares (as deploy/run_hub.sh makes it): the staff group's, setgid.
+        (base / "courses").mkdir(mode=0o755)
+        course = base / "courses" / course_id
         (course / "solutions").mkdir(parents=True)
         shutil.copy(ROOT / "nbgrader_config.py", course)
         shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
-        _run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", str(course)])
-        course.chmod(0o700)
+        _run(["chown", "-R", f"{INSTRUCTOR}:{STAFF_GROUP}", str(course)])
+        _run(["chmod", "-R", "g+rwX,o-rwx", str(course)])
+        _run(["find", str(course), "-type", "d", "-exec", "chmod", "g+s", "{}", "+"])
         # The exchange: root owned and not writable by anyone else; the course folder is the instructor's.
         exchange = base / "exchange"
         exchange.mkdir(mode=0o755)
@@ -155,7 +158,8 @@ def hub():
         token = secrets.token_hex(32)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_"))}
         env.update(COURSE_HUB_PREFIX=str(PREFIX), COURSE_HUB_STATE=str(state), COURSE_EXCHANGE=str(exchange),
-                   COURSE_HUB_PORT=str(port), COURSE_HUB_INSTRUCTORS=INSTRUCTOR,
+                   COURSE_HUB_PORT=str(port), COURSE_HUB_INSTRUCTORS=f"{INSTRUCTOR},{TA}",
+                   COURSE_HUB_COURSE_DIR=str(course),
                    COURSE_HUB_STUDENTS=",".join(STUDENTS), COURSE_HUB_SERVICE_TOKEN=token)
         log = open(state / "hub.log", "w")
         proc = subprocess.Popen([str(PREFIX / "venv" / "bin" / "jupyterhub"), "-f",
@@ -233,7 +237,7 @@ class Server:
 @pytest.fixture(scope="module")
 def cycle(hub):
     api, url = hub["api"], hub["url"]
-    users = [INSTRUCTOR, *STUDENTS]
+    users = [INSTRUCTOR, TA, *STUDENTS]
     for name in users:
         r = api.post(f"{url}/hub/api/users/{name}/server")
         assert r.status_code in (201, 202), (name, r.status_code, r.text)
@@ -264,7 +268,8 @@ def cycle(hub):
         s.assignment_action("fetch")
         nb = s.call("GET", f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", params={"content": 1})["content"]
         nb = nbformat.from_dict(nb)
-        _fill(nb, sources, {STUDENTS[0]: "correct", STUDENTS[1]: "partly wrong", STUDENTS[2]: "blank"}[name])
+        _fill(nb, sources, {STUDENTS[0]: "correct", STUDENTS[1]: "partly wrong", STUDENTS[2]: "blank"}[name],
+              hub["course"])
         s.call("PUT", f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", expect=200,
                json={"type": "notebook", "format": "json", "content": nb})
         s.assignment_action("submit")
@@ -314,11 +319,10 @@ json.dump(log, open("attack_log.json", "w"))
 """
 
 
-def _fill(nb, sources, how):
+def _fill(nb, sources, how, course):
     """correct: every solution cell; partly wrong: the first half only; blank: as released, plus a cell
-    that tries to steal the solutions when the instructor autogrades it."""
+    that tries to steal the solutions (from the course folder ``course``) when the instructor autogrades it."""
     if how == "blank":
-        course = f"/home/{INSTRUCTOR}/course"
         paths = {"solutions": f"{course}/solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
                  "gradebook": f"{course}/grading/gradebook.db"}
         first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
@@ -487,7 +491,7 @@ def test_feedback_reaches_a_student_who_renamed_the_notebook(hub, cycle):
     instructor.nbgrader(f"/assignment/{ASSIGNMENT}/collect")
     env = ["env", f"HOME=/home/{INSTRUCTOR}", f"PATH={PREFIX}/venv/bin:/usr/bin:/bin", f"COURSE_ID={hub['course_id']}",
            f"COURSE_EXCHANGE={hub['exchange'].parent}", f"JUPYTER_CONFIG_PATH={PREFIX}/etc/instructor"]
-    graded = _as(INSTRUCTOR, *env, "sh", "-c", f"cd /home/{INSTRUCTOR}/course && "
+    graded = _as(INSTRUCTOR, *env, "sh", "-c", f"umask 007 && cd {hub['course']} && "
                  f"python -m course_utils.grading.grade --student {alice} --assignment {ASSIGNMENT}")
     print(graded.stdout[-1500:], graded.stderr[-1500:])
     assert graded.returncode == 0 and "notebook renamed by the student" in graded.stdout, graded.stdout
@@ -498,3 +502,32 @@ def test_feedback_reaches_a_student_who_renamed_the_notebook(hub, cycle):
     names = {f["name"] for folder in folders
              for f in s.call("GET", f"/api/contents/{folder['path']}")["content"]}
     assert f"{renamed}.html" in names, names
+
+
+def test_a_ta_shares_the_instructors_gradebook_and_releases_the_same_feedback(hub, cycle):
+    """A TA set up as deploy/README.md says: one course folder, one gradebook, nobody's work replaced."""
+    alice = STUDENTS[0]
+    instructor, ta, student = cycle["servers"][INSTRUCTOR], cycle["servers"][TA], cycle["servers"][alice]
+
+    def scores(server):
+        return {s["student"]: s["score"] for s in server.call("GET", f"/formgrader/api/submissions/{ASSIGNMENT}")}
+
+    assert scores(ta) == scores(instructor) and scores(ta), "the TA sees the instructor's gradebook"
+    notebooks = instructor.call("GET", f"/formgrader/api/submitted_notebooks/{ASSIGNMENT}/{ASSIGNMENT}")
+    of_alice = {"submission_id": next(n["id"] for n in notebooks if n["student"] == alice)}
+    comment = next(c for c in instructor.call("GET", "/formgrader/api/comments", params=of_alice)
+                   if c["name"] == "a1_written")
+    grade = next(g for g in instructor.call("GET", "/formgrader/api/grades", params=of_alice)
+                 if g["name"] == "a1_written")
+    note = "Well argued, but (b) forgets the bias (the instructor)"
+    instructor.call("PUT", f"/formgrader/api/comment/{comment['id']}", json={"manual_comment": note})
+    instructor.call("PUT", f"/formgrader/api/grade/{grade['id']}", json={"manual_score": 2.0})
+    # the TA, not the instructor, writes and releases the feedback: it holds the instructor's hand work
+    ta.nbgrader(f"/assignment/{ASSIGNMENT}/generate_feedback")
+    ta.nbgrader(f"/assignment/{ASSIGNMENT}/release_feedback")
+    assert scores(ta)[alice] == scores(instructor)[alice]
+    student.assignment_action("fetch_feedback")
+    pages = [student.call("GET", f"/api/contents/{f['path']}", params={"content": 1})["content"]
+             for folder in student.call("GET", f"/api/contents/{ASSIGNMENT}/feedback")["content"]
+             for f in student.call("GET", f"/api/contents/{folder['path']}")["content"] if f["name"].endswith(".html")]
+    assert any(note in page for page in pages), "the TA's release carries the instructor's comment"

@@ -47,6 +47,7 @@ from .verify import CHECK_DIR, check_path, judge_file
 warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's remove_submission (SQLAlchemy)
 
 CHECK_CALL_RE = re.compile(r"""check\(\s*["'](\w+)["']\s*,\s*\w+\s*,\s*seed\s*=\s*(\d+)\s*\)""")
+NEEDS_HAND_GRADING = "written answer needs manual grading (formgrader)"
 NOISE = ("checksum", "Cell with id", "Hidden tests", "Overwriting", "Adding missing")
 
 
@@ -174,9 +175,10 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
     os.environ[REPORT_ENV] = result_path + ".limits"  # the sandbox's launcher names the limits a kernel hit
     try:
         api = make_api(root, overrides)
+        _, _, autograded, feedback = (os.path.join(d, student, aid) for d in _dirs(root, api.config))
         result = api.autograde(aid, student, force=True, create=True)
         out["success"] = bool(result["success"])
-        out["died_in"] = _kernel_died_in(os.path.join(_dirs(root, api.config)[2], student, aid))
+        out["died_in"] = _kernel_died_in(autograded)
         out["messages"] += _log_lines(result)
         if result["success"]:
             outcome = Outcome(student, aid)
@@ -186,11 +188,9 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
             from nbgrader.api import Gradebook
 
             with Gradebook(api.config.CourseDirectory.db_url) as gb:
-                out["messages"] += handwork.restore(gb, root, student, aid,
-                                                    os.path.join(_dirs(root, api.config)[2], student, aid))
+                out["messages"] += handwork.restore(gb, root, student, aid, autograded)
             fb = api.generate_feedback(aid, student, force=True)
-            folder = os.path.join(_dirs(root, api.config)[3], student, aid)
-            written = os.path.isdir(folder) and any(f.endswith(".html") for f in os.listdir(folder))
+            written = os.path.isdir(feedback) and any(f.endswith(".html") for f in os.listdir(feedback))
             if not fb["success"] or not written:
                 out["no_feedback"] = True
                 out["messages"].append("no feedback was written: " + (" | ".join(_log_lines(fb)) or "no HTML file"))
@@ -310,7 +310,6 @@ def _collect_scores(config, student, aid, outcome) -> None:
             outcome.messages.append(NEEDS_HAND_GRADING)
 
 
-NEEDS_HAND_GRADING = "written answer needs manual grading (formgrader)"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
