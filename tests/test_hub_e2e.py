@@ -464,6 +464,14 @@ def test_collect_takes_every_genuine_submission_whatever_else_is_in_inbound(hub,
         instructor.nbgrader(f"/submission/{ASSIGNMENT}/{name}/autograde")
     after = _scores(hub["course"])
     assert after[alice] == before[alice] and after[bob] == before[bob], (before, after)
+    instructor.nbgrader(f"/assignment/{ASSIGNMENT}/generate_feedback")
+    instructor.nbgrader(f"/assignment/{ASSIGNMENT}/release_feedback")
+    for name in STUDENTS:  # and every student still gets feedback for the submission that was collected
+        server = cycle["servers"][name]
+        server.assignment_action("fetch_feedback")
+        folders = server.call("GET", f"/api/contents/{ASSIGNMENT}/feedback")["content"]
+        assert any(f["name"].endswith(".html") for folder in folders
+                   for f in server.call("GET", f"/api/contents/{folder['path']}")["content"]), name
     # the documented command lists what collect skips and, as root, removes it
     python = PREFIX / "venv" / "bin" / "python"
     listed = _run([str(python), "-m", "course_exchange", "skipped", str(hub["exchange"]), "--remove"])
