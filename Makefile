@@ -56,8 +56,12 @@ lock:
 	@echo "lock: wrote requirements.lock"
 
 # ---------------------------------------------------------------- students
+# Jupyter refuses to run as root unless told to; in a container or on a fresh cloud VM root is often the
+# only user, and `make lab` is a newcomer's first command.
+LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_AS_ROOT) \
 		--LabApp.default_url=/lab/tree/notebooks/01_large_inputs_and_parameter_counting.ipynb $(ARGS)
 
 # ---------------------------------------------------------------- tests

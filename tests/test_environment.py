@@ -133,7 +133,8 @@ def test_make_setup_is_idempotent():
 def test_make_lab_serves_jupyterlab(tmp_path):
     port, token = free_port(), os.urandom(12).hex()
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path)}
-    args = f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --allow-root"
+    # as a user runs it: no --allow-root here, so that `make lab` run as root (containers, this CI) is tested
+    args = f"--no-browser --ServerApp.ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "lab", f"ARGS={args}"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
