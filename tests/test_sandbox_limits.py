@@ -33,7 +33,7 @@ import pytest
 
 from course_utils.sandbox import cgroups, kernelspec, policy
 
-from suite_helpers import sandbox_problem
+from suite_helpers import require_sandbox
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow]
 
@@ -163,10 +163,7 @@ CHEAT_ANSWERS = {
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    problem = sandbox_problem()
-    if problem and os.environ.get("CI") != "true":
-        pytest.skip(f"the grading sandbox cannot run here: {problem}")
-    assert problem is None, problem
+    require_sandbox()
     whole_kernel = cgroups.detect(LIMITS)
     if whole_kernel.startswith("no whole-kernel") and os.environ.get("CI") != "true":
         pytest.skip(whole_kernel)
