@@ -4,8 +4,9 @@
 OK: FC params, 200x200 image, 40K hidden units = 1600000000
 >>> expect_shape(out, (2, 8, 26, 26), "conv output")   # AssertionError naming both shapes if not
 
-A failure raises AssertionError whose message names the case, the expected and the actual
-value (for arrays: a shape mismatch first, else the worst element's index and both values) and a hint.
+A failure raises ``CheckFailed`` (an AssertionError) whose message names the case, the expected and the
+actual value (for arrays: a shape mismatch first, else the worst element's index and both values) and a
+hint; in a notebook it shows as those few lines, not as a traceback through this module.
 """
 
 from __future__ import annotations
@@ -33,13 +34,22 @@ def _short(value, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class CheckFailed(AssertionError):
+    """A failed self-check. IPython shows an exception with ``_render_traceback_`` as the lines it returns:
+    here the check's own message (case, expected, got, hint) under a red "Check failed", without the
+    30-50 lines of traceback through this module that would bury it."""
+
+    def _render_traceback_(self):
+        return ["\x1b[0;31mCheck failed\x1b[0m", *str(self).splitlines()]
+
+
 def _fail(what: str, expected: str, actual: str, hint: str, detail: str = ""):
     lines = [f"{what}: expected {expected}, got {actual}"]
     if detail:
         lines.append(detail)
     if hint:
         lines.append(f"Hint: {hint}")
-    raise AssertionError("\n".join(lines))
+    raise CheckFailed("\n".join(lines))
 
 
 def _ok(text: str) -> None:

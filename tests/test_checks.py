@@ -73,3 +73,20 @@ def test_expect_shape(capsys):
         expect_shape(np.zeros((2, 8, 24, 24)), (2, 8, 26, 26), "conv output")
     with pytest.raises(AssertionError, match="got int 3"):
         expect_shape(3, (1,), "scalar")
+
+
+@pytest.mark.notebooks
+def test_a_failed_check_reads_in_a_few_lines_in_a_notebook():
+    """In a kernel, as students see it: the message and the hint, no traceback through checks.py."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from course_utils.checks import expect_equal\n"
+        "expect_equal(3, 4, 'conv_output_size(32, 3)', hint='floor((size + 2*padding - k) / stride) + 1')")]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
+    shown = "\n".join(error.traceback)
+    assert error.ename == "CheckFailed" and len(error.traceback) <= 4, error.traceback
+    assert "expected 4, got 3" in shown and "Hint: floor" in shown and "checks.py" not in shown
