@@ -7,6 +7,7 @@ virtual environment's ``bin/`` is put on ``PATH`` first.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -14,6 +15,23 @@ CONFIG_NAME = "nbgrader_config.py"
 #: in a submission folder: {the course's notebook name: the name the student submitted it under}, written when
 #: ``make grade`` grades a renamed notebook, read when feedback is released (deploy/course_exchange.py)
 RENAMED_NOTEBOOKS = ".course-renamed.json"
+
+
+def read_notebooks(folder: str) -> dict[str, list[dict]]:
+    """{notebook name without .ipynb: its cells (JSON)} for the notebooks of a submission folder; {} if none.
+
+    A notebook that cannot be read or parsed is left out.
+    """
+    found = {}
+    if not os.path.isdir(folder):
+        return found
+    for name in sorted(f for f in os.listdir(folder) if f.endswith(".ipynb")):
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                found[name[:-6]] = json.load(fh).get("cells", [])
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def course_root(start: str | None = None) -> str:

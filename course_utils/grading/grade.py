@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from ..sandbox import cgroups, kernelspec
 from ..sandbox.kernel import REPORT_ENV
 from . import handwork
-from .config import RENAMED_NOTEBOOKS, course_root, load_config, make_api, venv_bin_on_path
+from .config import RENAMED_NOTEBOOKS, course_root, load_config, make_api, read_notebooks, venv_bin_on_path
+from .preprocessors import KERNEL_DIED
 from .release import release, source_assignments
 from .verify import CHECK_DIR, check_path, judge_file
 
@@ -101,7 +102,7 @@ def _prepare(root, config, student, aid, outcome) -> bool:
 
     source, submitted, autograded, feedback = _dirs(root, config)
     with Gradebook(config.CourseDirectory.db_url) as gb:
-        handwork.save(gb, root, student, aid, os.path.join(autograded, student, aid))
+        handwork.save(gb, root, student, aid, read_notebooks(os.path.join(autograded, student, aid)))
         try:
             gb.remove_submission(aid, student)
         except MissingEntry:
@@ -177,23 +178,23 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
         api = make_api(root, overrides)
         _, _, autograded, feedback = (os.path.join(d, student, aid) for d in _dirs(root, api.config))
         result = api.autograde(aid, student, force=True, create=True)
+        notebooks = read_notebooks(autograded)  # as graded (read once: what died, what lost points, hand work)
         out["success"] = bool(result["success"])
-        out["died_in"] = _kernel_died_in(autograded)
+        out["died_in"] = _kernel_died_in(notebooks)
         out["messages"] += _log_lines(result)
         if result["success"]:
             outcome = Outcome(student, aid)
             _recheck(root, api.config, student, aid, outcome)
             rechecked = {m.split(":")[0] for m in outcome.messages}
-            out["messages"] += outcome.messages + _lost_points(root, api.config, student, aid, skip=rechecked)
+            out["messages"] += outcome.messages + _lost_points(api.config, student, aid, notebooks, skip=rechecked)
             from nbgrader.api import Gradebook
 
             with Gradebook(api.config.CourseDirectory.db_url) as gb:
-                out["messages"] += handwork.restore(gb, root, student, aid, autograded)
-            fb = api.generate_feedback(aid, student, force=True)
-            written = os.path.isdir(feedback) and any(f.endswith(".html") for f in os.listdir(feedback))
-            if not fb["success"] or not written:
+                out["messages"] += handwork.restore(gb, root, student, aid, notebooks)
+            problem = _write_feedback(api, student, aid, feedback)
+            if problem:
                 out["no_feedback"] = True
-                out["messages"].append("no feedback was written: " + (" | ".join(_log_lines(fb)) or "no HTML file"))
+                out["messages"].append(problem)
     except Exception:
         out["messages"].append(traceback.format_exc(limit=3).strip().splitlines()[-1])
     out["limits"] = _limits_hit(result_path + ".limits")
@@ -222,40 +223,46 @@ def normalise_student_folders(submitted: str, echo=print) -> set[str]:
     return refused
 
 
-def _lost_points(root, config, student, aid, skip=()) -> list[str]:
-    """"item: why" for each autograded item that scored less than its points (the error its test cell gave),
-    but for the items in ``skip`` (already explained)."""
+def _write_feedback(api, student, aid, folder) -> str | None:
+    """Generate the submission's feedback into ``folder``; None when an HTML file was written, else why not
+    (nbgrader can report success and write nothing)."""
+    fb = api.generate_feedback(aid, student, force=True)
+    written = os.path.isdir(folder) and any(f.endswith(".html") for f in os.listdir(folder))
+    if fb["success"] and written:
+        return None
+    return "no feedback was written: " + (" | ".join(_log_lines(fb)) or "no HTML file")
+
+
+def _lost_points(config, student, aid, notebooks, skip=()) -> list[str]:
+    """"item: why" for each autograded item that scored less than its points (the error its test cell gave in
+    ``notebooks``, the autograded ones), but for the items in ``skip`` (already explained)."""
     from nbgrader.api import Gradebook
 
-    folder = os.path.join(_dirs(root, config)[2], student, aid)
-    reasons = []
     with Gradebook(config.CourseDirectory.db_url) as gb:
         submission = gb.find_submission(aid, student)
         lost = {(nb.name, g.name) for nb in submission.notebooks for g in nb.grades
                 if g.cell_type == "code" and g.auto_score is not None and g.auto_score < g.max_score}
+    reasons = []
     for nb_name, grade_id in sorted(lost):
         if grade_id in skip:
             continue
         why = "no error output (partial credit)"
-        with open(os.path.join(folder, f"{nb_name}.ipynb"), encoding="utf-8") as fh:
-            for cell in json.load(fh)["cells"]:
-                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-                    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-                    if errors:
-                        text = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"
-                        why = " ".join(text.split())[:200]
+        for cell in notebooks.get(nb_name, []):
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                if errors:
+                    text = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"
+                    why = " ".join(text.split())[:200]
         reasons.append(f"{grade_id} lost its points: {why}")
     return reasons
 
 
-def _kernel_died_in(folder: str) -> str | None:
+def _kernel_died_in(notebooks) -> str | None:
     """"notebook.ipynb, cell N" when a kernel died while grading (``ExecuteKeepingResults`` marked it), else None."""
-    for name in sorted(f for f in os.listdir(folder) if f.endswith(".ipynb")) if os.path.isdir(folder) else []:
-        with open(os.path.join(folder, name), encoding="utf-8") as fh:
-            cells = json.load(fh).get("cells", [])
+    for name, cells in notebooks.items():
         for i, cell in enumerate(cells):
-            if any(o.get("ename") == "KernelDied" for o in cell.get("outputs", [])):
-                return f"{name}, cell {i}"
+            if any(o.get("ename") == KERNEL_DIED for o in cell.get("outputs", [])):
+                return f"{name}.ipynb, cell {i}"
     return None
 
 
@@ -461,6 +468,16 @@ def _column(o: Outcome, item: str) -> str:
 FIXED_COLUMNS = ("student", "assignment", "total", "max", "to grade by hand", "status", "message")
 
 
+def read_csv(path: str) -> tuple[list[str], dict[tuple[str, str], dict]]:
+    """(item columns, {(student, assignment): row}) of the class CSV at ``path``; ([], {}) if there is none."""
+    if not os.path.exists(path):
+        return [], {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows = {(r["student"], r["assignment"]): r for r in reader}
+        return [c for c in reader.fieldnames or [] if c not in FIXED_COLUMNS], rows
+
+
 def write_csv(outcomes: list[Outcome], path: str) -> None:
     """Write the class's scores: the rows of ``outcomes``, and every other row already in ``path``.
 
@@ -468,13 +485,7 @@ def write_csv(outcomes: list[Outcome], path: str) -> None:
     An item still to be graded by hand is empty and named in "to grade by hand"; "total" counts every
     graded item, "max" every item.
     """
-    old_rows, items = [], []
-    if os.path.exists(path):
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            items = [c for c in reader.fieldnames or [] if c not in FIXED_COLUMNS]
-            old_rows = list(reader)
-    rows = {(r["student"], r["assignment"]): r for r in old_rows}
+    items, rows = read_csv(path)
     for o in outcomes:
         row = {_column(o, k): ("" if v is None else v) for k, v in o.scores.items()}
         items += [c for c in row if c not in items]
@@ -504,10 +515,7 @@ def refresh_feedback(root=None, assignments=None, students=None, csv_path=None, 
     venv_bin_on_path()
     config = load_config(root)
     csv_path = csv_path or os.path.join(root, "grading", "scores.csv")
-    previous = {}
-    if os.path.exists(csv_path):
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            previous = {(r["student"], r["assignment"]): r for r in csv.DictReader(fh)}
+    _, previous = read_csv(csv_path)
     with Gradebook(config.CourseDirectory.db_url) as gb:
         graded = [(sub.student.id, a.name) for a in gb.assignments for sub in a.submissions
                   if (not assignments or a.name in assignments) and (not students or sub.student.id in students)]
@@ -517,13 +525,13 @@ def refresh_feedback(root=None, assignments=None, students=None, csv_path=None, 
         old = previous.get((student, aid), {})
         outcome = Outcome(student, aid, status=old.get("status") or "ok")
         outcome.messages = [m for m in (old.get("message") or "").split("; ") if m and m != NEEDS_HAND_GRADING]
-        fb = api.generate_feedback(aid, student, force=True)
-        if not fb["success"]:
-            outcome.messages.append("no feedback was written: " + " | ".join(_log_lines(fb)))
+        problem = _write_feedback(api, student, aid, os.path.join(_dirs(root, config)[3], student, aid))
+        if problem:
+            outcome.messages.append(problem)
         _collect_scores(config, student, aid, outcome)
         outcome.messages = list(dict.fromkeys(outcome.messages))
         echo(f"{student:>16} {aid:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} feedback "
-             f"{'written' if fb['success'] else 'FAILED'}")
+             f"{'FAILED' if problem else 'written'}")
         outcomes.append(outcome)
     write_csv(outcomes, csv_path)
     return outcomes

@@ -23,21 +23,15 @@ def _path(root: str, student: str, aid: str) -> str:
     return os.path.join(root, "grading", "handwork", student, f"{aid}.json")
 
 
-def _answers(autograded_folder: str) -> dict[str, dict[str, str]]:
-    """{notebook: {grade id: sha256 of the answer it grades}} from an autograded folder's notebooks.
+def _answers(notebooks: dict[str, list[dict]]) -> dict[str, dict[str, str]]:
+    """{notebook: {grade id: sha256 of the answer it grades}} from an autograded folder's notebooks
+    (``config.read_notebooks``).
 
     A written answer (a graded solution cell) is its own answer; a test cell grades every code solution
     cell of its notebook together.
     """
     found = {}
-    if not os.path.isdir(autograded_folder):
-        return found
-    for name in sorted(f for f in os.listdir(autograded_folder) if f.endswith(".ipynb")):
-        try:
-            with open(os.path.join(autograded_folder, name), encoding="utf-8") as fh:
-                cells = json.load(fh).get("cells", [])
-        except (OSError, ValueError):
-            continue
+    for name, cells in notebooks.items():
         meta = [(c, c.get("metadata", {}).get("nbgrader", {})) for c in cells]
         source = lambda c: "".join(c.get("source", ""))  # noqa: E731
         all_solutions = "\n".join(source(c) for c, m in meta if m.get("solution") and c.get("cell_type") == "code")
@@ -46,17 +40,18 @@ def _answers(autograded_folder: str) -> dict[str, dict[str, str]]:
             if m.get("grade"):
                 text = source(cell) if m.get("solution") else all_solutions
                 digests[m["grade_id"]] = hashlib.sha256(text.encode()).hexdigest()
-        found[name[:-6]] = digests
+        found[name] = digests
     return found
 
 
-def save(gb, root: str, student: str, aid: str, autograded_folder: str) -> None:
-    """Record the submission's hand grades and comments (if it has any) before it is graded again."""
+def save(gb, root: str, student: str, aid: str, notebooks: dict[str, list[dict]]) -> None:
+    """Record the submission's hand grades and comments before it is graded again; ``notebooks``: its
+    autograded notebooks as they were graded by hand (``config.read_notebooks``)."""
     try:
         submission = gb.find_submission(aid, student)
     except MissingEntry:
         return
-    answers = _answers(autograded_folder)
+    answers = _answers(notebooks)
     work = {"grades": [], "comments": []}
     for nb in submission.notebooks:
         for g in nb.grades:
@@ -76,14 +71,15 @@ def save(gb, root: str, student: str, aid: str, autograded_folder: str) -> None:
     os.replace(tmp, path)
 
 
-def restore(gb, root: str, student: str, aid: str, autograded_folder: str) -> list[str]:
-    """Put the recorded hand work back into the freshly autograded submission; returns messages."""
+def restore(gb, root: str, student: str, aid: str, notebooks: dict[str, list[dict]]) -> list[str]:
+    """Put the recorded hand work back into the freshly autograded submission (``notebooks``: its autograded
+    notebooks, ``config.read_notebooks``); returns messages."""
     path = _path(root, student, aid)
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as fh:
         work = json.load(fh)
-    answers = _answers(autograded_folder)
+    answers = _answers(notebooks)
     messages, kept = [], 0
     for g in work["grades"]:
         try:

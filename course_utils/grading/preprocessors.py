@@ -29,6 +29,8 @@ from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
+#: the ``ename`` of the error output ExecuteKeepingResults gives a cell a dead kernel could not run
+KERNEL_DIED = "KernelDied"
 HIDDEN_RE = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
 
 
@@ -93,7 +95,7 @@ class ExecuteKeepingResults(Execute):
                 message = "the kernel died while this cell ran (see the grading status for why)"
         else:
             message = f"not run: the kernel died in an earlier cell (cell {self._died_in})"
-        cell.outputs.append(new_output("error", ename="KernelDied", evalue=message, traceback=[message]))
+        cell.outputs.append(new_output("error", ename=KERNEL_DIED, evalue=message, traceback=[message]))
         return cell, self.resources
 
 
