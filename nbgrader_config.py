@@ -53,6 +53,7 @@ from course_utils.grading.preprocessors import (  # noqa: E402
     StderrIsNotAFailure,
     StripHiddenTests,
 )
+from course_utils.grading.seeds import PerStudentSeeds  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIdsKeepLast, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
@@ -61,9 +62,11 @@ c.Autograde.sanitize_preprocessors = [
 # before it, and the rest are recorded as not run: nbgrader's Execute would leave the submission ungraded.
 # Only a failed check costs points: output on stderr (logging, warnings, progress bars) never does (nbgrader
 # scores any stderr output 0; its IgnorePattern only drops what a pattern matches).
+# Each student's hidden checks run on cases of their own, from a seed derived from the course secret kept beside
+# the gradebook (course_utils/grading/seeds.py): hidden cases seen once cannot be hard-coded by anybody.
 c.Autograde.autograde_preprocessors = [
-    ExecuteKeepingResults, StderrIsNotAFailure, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
+    PerStudentSeeds, ExecuteKeepingResults, StderrIsNotAFailure, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
 # Feedback goes back to students: no hidden tests in it (neither their source nor their tracebacks).

@@ -145,3 +145,16 @@ def expect_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 
             f"difference {abs(float(actual) - float(expected)):.3g}",
         )
     _ok(f"{what} = {actual!r} (close to {expected!r})")
+
+
+def judged_alone(exercise: str, fn):
+    """Context manager for an assignment's test cell: judge ``fn`` on its own.
+
+    Inside it, the other exercises ``fn`` calls (by their names in the notebook) are the course's versions:
+    ``with judged_alone("a1_apply_filterbank", apply_filterbank): ...`` runs ``apply_filterbank`` with the
+    course's ``conv2d_forward`` (yours has its own check), so one mistake costs one exercise. Raises
+    ``KeyError`` for an unknown exercise. See ``course_utils.grading.verify.judged_alone``.
+    """
+    from course_utils.grading.verify import judged_alone as alone
+
+    return alone(exercise, fn)

@@ -112,3 +112,114 @@ def test_every_course_module_but_the_machinery_is_the_courses_implementation():
 ])
 def test_forbidden_modules(module, numpy_only, forbidden):
     assert verify.is_forbidden_module(module, numpy_only) is forbidden
+
+
+# ---------------------------------------------------------------- each item judged on its own
+STUDENT_NOTEBOOK = '''
+import numpy as np
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0):  # this student's conv flips the kernel (wrong)
+    return naive_conv(x, w[:, :, ::-1, ::-1], b, stride, padding)
+
+def apply_filterbank(image, bank):  # right, given a right conv2d_forward
+    return np.maximum(conv2d_forward(image[None, None], bank[:, None])[0], 0.0)
+
+def no_relu(image, bank):
+    return conv2d_forward(image[None, None], bank[:, None])[0]
+
+def calls_the_reference(image, bank):
+    from course_utils.reference import conv2d_forward as saved
+    return np.maximum(saved(image[None, None], bank[:, None])[0], 0.0)
+'''
+
+
+def _notebook(source=STUDENT_NOTEBOOK, drop=()):
+    """The globals of a student's notebook after running ``source`` (functions defined in it see them)."""
+    namespace = {"naive_conv": naive_conv}
+    exec(compile(source, "<notebook>", "exec"), namespace)
+    for name in drop:
+        del namespace[name]
+    return namespace
+
+
+def test_an_item_is_judged_on_its_own_with_the_courses_version_of_what_it_calls():
+    nb = _notebook()
+    student_conv = nb["conv2d_forward"]
+    with pytest.raises(AssertionError, match="^a1_conv2d_forward: hidden case"):
+        verify.check("a1_conv2d_forward", student_conv, seed=1301)
+    verify.check("a1_apply_filterbank", nb["apply_filterbank"], seed=1402)  # the flipped conv costs nothing here
+    assert nb["conv2d_forward"] is student_conv, "the student's own function is back after the check"
+    with pytest.raises(AssertionError, match="^a1_apply_filterbank: hidden case 0 .*values differ"):
+        verify.check("a1_apply_filterbank", nb["no_relu"], seed=1402)
+    # a student whose conv2d_forward does not even exist (a SyntaxError in its cell)
+    nb = _notebook(drop=["conv2d_forward"])
+    verify.check("a1_apply_filterbank", nb["apply_filterbank"], seed=1402)
+    assert "conv2d_forward" not in nb
+    # only the name the exercise stands for is the course's: calling the reference itself still scores 0
+    with pytest.raises(AssertionError, match="called the course's implementation course_utils.reference"):
+        verify.check("a1_apply_filterbank", _notebook()["calls_the_reference"], seed=1402)
+
+
+def test_the_visible_checks_judge_an_item_on_its_own_too():
+    nb = _notebook()
+    image, bank = np.arange(20.0).reshape(4, 5), np.random.default_rng(0).standard_normal((2, 3, 3))
+    expected = np.maximum(naive_conv(image[None, None], bank[:, None])[0], 0.0)
+    assert not np.allclose(nb["apply_filterbank"](image, bank), expected)  # with the student's flipped conv
+    with verify.judged_alone("a1_apply_filterbank", nb["apply_filterbank"]):
+        np.testing.assert_allclose(nb["apply_filterbank"](image, bank), expected)
+    assert not np.allclose(nb["apply_filterbank"](image, bank), expected)
+
+
+# ---------------------------------------------------------------- hidden cases per student
+def test_each_student_has_seeds_of_their_own():
+    from course_utils.grading.seeds import student_seed
+
+    key = bytes(range(32))
+    alice = student_seed(key, "a1", "alice", "a1_conv2d_forward", 1301)
+    assert alice == student_seed(key, "a1", "alice", "a1_conv2d_forward", 1301), "re-grading gives the same cases"
+    others = {student_seed(key, "a1", s, "a1_conv2d_forward", 1301) for s in ("bob", "carol", "dave")}
+    others |= {student_seed(key, "a1", "alice", "a1_apply_filterbank", 1301),
+               student_seed(bytes(32), "a1", "alice", "a1_conv2d_forward", 1301)}
+    assert alice not in others and len(others) == 5
+    assert student_seed(key, "a1", "zo\u0308e", "i", 1) == student_seed(key, "a1", "z\u00f6e", "i", 1)
+
+
+def test_autograding_gives_each_student_their_seeds(tmp_path):
+    import nbformat
+
+    from course_utils.grading.seeds import PerStudentSeeds, secret_file, student_seed
+
+    hidden = ('expect_close(f(1), 2, "visible", hint="check(\\"x\\", f, seed=5) stays")\n'
+              "### BEGIN HIDDEN TESTS\n_verify.check(\"a1_fc_params\", f, seed=1101)\n### END HIDDEN TESTS")
+    grade = {"grade": True, "grade_id": "t", "points": 1, "solution": False, "locked": True}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(hidden, metadata={"nbgrader": grade}),
+                                         nbformat.v4.new_code_cell('check("a1_fc_params", f, seed=1101)')])
+    db_url = f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}"
+    resources = {"nbgrader": {"student": "alice", "assignment": "a1", "notebook": "a1", "db_url": db_url}}
+    nb, _ = PerStudentSeeds().preprocess(nb, resources)
+    key_file = tmp_path / "grading" / "hidden-seeds.key"
+    assert secret_file(db_url) == str(key_file) and len(key_file.read_bytes()) == 32
+    assert key_file.stat().st_mode & 0o007 == 0, "the course secret is never world-readable"
+    seed = student_seed(key_file.read_bytes(), "a1", "alice", "a1_fc_params", 1101)
+    assert f'_verify.check("a1_fc_params", f, seed={seed})' in nb.cells[0].source
+    assert 'seed=5) stays' in nb.cells[0].source, "only the hidden checks change"
+    assert nb.cells[1].source == 'check("a1_fc_params", f, seed=1101)', "not a test cell: unchanged"
+    again, _ = PerStudentSeeds().preprocess(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        hidden, metadata={"nbgrader": grade})]), resources)
+    assert again.cells[0].source == nb.cells[0].source, "the secret is created once and kept"
+
+
+def test_hidden_cases_seen_once_do_not_help_another_student():
+    """A conv that is right only on the cases it has seen (harvested from one seed) fails on other seeds."""
+    from course_utils.grading.items import ITEMS
+
+    seen = {case["x"].tobytes() for case in ITEMS["a1_conv2d_forward"].cases(1301)}
+
+    def harvester(x, w, b=None, stride=1, padding=0):
+        if x.tobytes() in seen:
+            return naive_conv(x, w, b, stride, padding)
+        return naive_conv(x, w, b, stride, 0)  # ignores padding on cases it has not seen
+
+    verify.check("a1_conv2d_forward", harvester, seed=1301)  # the cases it was written for
+    with pytest.raises(AssertionError, match="^a1_conv2d_forward: hidden case"):
+        verify.check("a1_conv2d_forward", harvester, seed=987_654_321)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading.grade import grade_all, refresh_feedback
+from course_utils.grading.items import ITEMS
 from course_utils.grading.release import source_assignments
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -163,6 +165,24 @@ STDERR_NOISE = ("import sys, warnings\nprint('warning: lowercase', file=sys.stde
                 "sys.stderr.write('\\r 50%|#####     | 5/10 [00:01<00:01]')\n"
                 "warnings.warn('careful', RuntimeWarning)")
 
+SECRET = bytes(range(32))  # the course secret of the graded class (fixed: the harvester's cases are known)
+HARVESTED = sorted(hashlib.sha1(case["x"].tobytes()).hexdigest() for case in ITEMS["a1_conv2d_forward"].cases(1301))
+HARVESTER = _solutions("a1")["a1_conv2d_forward_solution"].replace(
+    "def conv2d_forward(x, w, b=None, stride=1, padding=0):",
+    f"import hashlib\nSEEN = {HARVESTED!r}\n\n"
+    "def conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
+    "    if hashlib.sha1(x.tobytes()).hexdigest() not in SEEN:\n"
+    "        padding = min(padding, 1)  # wrong for padding 2, which the visible checks do not try", 1)
+A3_ITEMS = {"a3_accuracy": 2, "a3_train": 6, "a3_fgsm": 3}
+# a3: one mistake costs one item (train uses accuracy; fgsm's check trains a victim)
+A3_CASES = {
+    "a3_no_zero_grad": (_submission("a3", {"a3_train_solution": _solutions("a3")["a3_train_solution"].replace(
+        "optimizer.zero_grad()\n", "")}), {**A3_ITEMS, "a3_train": 0}),
+    "a3_accuracy_counts": (_submission("a3", {"a3_accuracy_solution": _solutions("a3")["a3_accuracy_solution"].replace(
+        ".float().mean().item()", ".float().sum().item()")}), {**A3_ITEMS, "a3_accuracy": 0}),
+}
+
+
 def _broken_widget_state(nb):  # as some ipywidgets versions save it: no "state" key
     nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2,
                                                                                "version_minor": 0}}
@@ -187,9 +207,9 @@ CASES = {
                       "ok", FULL),
     "plausibly_wrong": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_FLIPPED,
                                                  "a1_conv_output_size_solution": OUTPUT_SIZE_CEIL}),
-                        "ok", {**FULL, "a1_conv2d_forward": 0, "a1_conv_output_size": 0, "a1_apply_filterbank": 0}),
+                        "ok", {**FULL, "a1_conv2d_forward": 0, "a1_conv_output_size": 0}),
     "tamperer": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_ZEROS}, extra_before=TAMPER),
-                 "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+                 "ok", {**FULL, "a1_conv2d_forward": 0}),
     "reference_caller": (None, _submission("a1", REFERENCE_CALLER), "ok",
                          {**FULL, "a1_fc_params": 0, "a1_conv2d_forward": 0}),
     # the looping cell is interrupted at the per-cell limit and recorded as an error; the rest is graded
@@ -199,12 +219,17 @@ CASES = {
     "kernel_killer": (None, _submission("a1", extra_before="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                       "kernel died", {}),
     "late_exit": (None, _submission("a1", extra_after="import os\nos._exit(0)"), "kernel died", FULL),
+    # each item is judged on its own: apply_filterbank (which calls conv2d_forward) keeps its points
     "syntax_error": (None, _submission("a1", {"a1_conv2d_forward_solution": "def conv2d_forward(x, w:\n    pass"}),
-                     "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+                     "ok", {**FULL, "a1_conv2d_forward": 0}),
     "deleted_tests": (None, _submission("a1", edit=_drop_tests), "ok", FULL),
     "duplicated_split": (None, _submission("a1", edit=_duplicate_and_split), "ok", FULL),
     "edited_tests": (None, _submission("a1", {"a1_conv2d_forward_solution": CONV_ZEROS}, edit=_edit_tests),
-                     "ok", {**FULL, "a1_conv2d_forward": 0, "a1_apply_filterbank": 0}),
+                     "ok", {**FULL, "a1_conv2d_forward": 0}),
+    # right on the hidden cases of the instructor's base seed (harvested), wrong elsewhere: each student's
+    # cases are their own
+    "harvester": (None, _submission("a1", {"a1_conv2d_forward_solution": HARVESTER}), "ok",
+                  {**FULL, "a1_conv2d_forward": 0}),
     "renamed": ("a1-Copy1.ipynb", _submission("a1"), "ok", FULL),
     "stale_then_stuck": (None, _submission("a1", extra_before=(
         "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)")),
@@ -219,6 +244,8 @@ def graded(tmp_path_factory):
     for folder in ("solutions", "assignments"):
         shutil.copytree(REPO / folder, root / folder)
     submitted = root / "grading" / "submitted"
+    (root / "grading").mkdir(exist_ok=True)
+    (root / "grading" / "hidden-seeds.key").write_bytes(SECRET)
 
     def put(student, aid, nb, name=None):
         folder = submitted / student / aid
@@ -236,6 +263,8 @@ def graded(tmp_path_factory):
         put("untouched", aid, (REPO / "assignments" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
     for student, (name, nb, _, _) in CASES.items():
         put(student, "a1", nb, name)
+    for student, (nb, _) in A3_CASES.items():
+        put(student, "a3", nb)
     # one student, two spellings of the same name (NFD as macOS writes it, NFC): the NFD folder is renamed
     # to NFC when alone, refused when the NFC one exists
     put("zo\u0308e", "a1", _submission("a1"))
@@ -271,6 +300,33 @@ def test_adversarial_submission_gets_the_grade_it_deserves(graded, student):
     assert got == {k: float(expected.get(k, 0)) for k in A1_ITEMS}, outcome.messages
     if outcome.status != "ok":
         assert outcome.messages, "the instructor must be told what happened"
+
+
+@pytest.mark.parametrize("student", sorted(A3_CASES))
+def test_one_mistake_costs_one_item(graded, student):
+    _, outcomes, _ = graded
+    outcome = outcomes[student, "a3"]
+    got = {k: v for k, v in outcome.scores.items() if k in A3_ITEMS}
+    assert got == {k: float(v) for k, v in A3_CASES[student][1].items()}, outcome.messages
+    lost = [k for k, v in A3_CASES[student][1].items() if v == 0]
+    assert [m.split(" lost its points")[0] for m in outcome.messages if "lost its points" in m] == lost
+
+
+def test_each_student_is_judged_on_cases_of_their_own(graded):
+    import numpy as np
+
+    from course_utils.grading.seeds import student_seed
+
+    root, outcomes, _ = graded
+    seeds = {}
+    for student in ("solution", "noisy_alternative", "harvester"):
+        with np.load(root / "grading" / "autograded" / student / "a1" / ".checks" / "a1_conv2d_forward.npz") as f:
+            seeds[student] = int(f["seed"])
+        assert seeds[student] == student_seed(SECRET, "a1", student, "a1_conv2d_forward", 1301)
+    assert len(set(seeds.values()) | {1301}) == 4
+    # the harvester's own cases include one it gets wrong (padding 2): the test above sees the difference
+    assert any(case["padding"] == 2 for case in ITEMS["a1_conv2d_forward"].cases(seeds["harvester"]))
+    assert "a1_conv2d_forward lost its points" in " ".join(outcomes["harvester", "a1"].messages)
 
 
 def test_instructor_is_told_and_csv_is_complete(graded):
@@ -320,7 +376,8 @@ def test_feedback_has_no_hidden_tests(graded):
     printed = lambda cs: sum("".join(o.get("text", "")).count("HARVEST") for c in cs  # noqa: E731
                              for o in c.get("outputs", []))
     hidden = [c for c in cells if "BEGIN HIDDEN TESTS" in "".join(c.get("source", ""))]
-    assert printed(hidden) >= 11, "the hidden checks called the function (the instructor sees it)"
+    # in conv2d_forward's test cell: 3 visible calls, then one per hidden case (the instructor sees them)
+    assert printed(hidden) == 3 + len(ITEMS["a1_conv2d_forward"].cases(0)), "the hidden checks called the function"
     in_sources = sum("".join(c.get("source", "")).count("HARVEST") for c in cells)  # the answer's own print line
     assert feedback.count("HARVEST") == printed([c for c in cells if c not in hidden]) + in_sources
     for page in pages:

@@ -8,7 +8,13 @@ the grading kernelspec installed into a private Jupyter path. Submissions:
   folder, the instructor's home and Jupyter's connection files, write into the course folder, the
   solutions and another student's folders, find the grader's secrets in its environment or /proc,
   connect to a server on the host's loopback, and leave processes behind;
-- dave: the solutions plus the same attacks (must still get full marks).
+- dave: the solutions plus the same attacks (must still get full marks);
+- fay: the solutions, with a ``conv2d_forward`` that writes to stderr (logging, a lowercase warning, a
+  progress bar), and a last cell that ends the kernel with ``os._exit(0)``: full marks through nbgrader's own
+  ``autograde`` too.
+
+Bob and dave also try to read the course secret behind each student's hidden cases; alice and dave are
+judged on cases of their own.
 
 A blank release notebook scores 0 (every answer raises NotImplementedError), so bob deserves 0.
 Without bubblewrap, grading refuses; with the instructor's switch the kernel runs unsandboxed.
@@ -26,6 +32,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from course_utils.sandbox import kernel, kernelspec
@@ -71,6 +78,7 @@ def _proc_secret():
 
 _attempt("read_solutions", _steal)
 _attempt("read_gradebook", lambda: len(open(_P["gradebook"], "rb").read()))
+_attempt("read_seeds_key", lambda: len(open(_P["seeds_key"], "rb").read()))
 _attempt("list_course_folder", lambda: _os.listdir(_P["course"]))
 _attempt("read_home", lambda: open(_P["home_canary"]).read())
 _attempt("list_jupyter_runtime", lambda: _os.listdir(_P["runtime"]))
@@ -130,7 +138,7 @@ def _solution_sources(course):
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def _submit(course, student, solved, attack_params=None):
+def _submit(course, student, solved, attack_params=None, last_cells=(), first_lines=None):
     release = nbformat.read(course / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     if solved:
         sources = _solution_sources(course)
@@ -138,15 +146,24 @@ def _submit(course, student, solved, attack_params=None):
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code" and grade_id in sources:
                 cell.source = sources[grade_id]
+                if first_lines and "def conv2d_forward(" in cell.source:  # the answer's function body starts with them
+                    head, _, body = cell.source.partition("def conv2d_forward(")
+                    signature, _, rest = body.partition("\n")
+                    cell.source = f"{head}def conv2d_forward({signature}\n{first_lines}\n{rest}"
     if attack_params is not None:
         first_code = next(i for i, c in enumerate(release.cells) if c.cell_type == "code")
         attack = nbformat.v4.new_code_cell(ATTACK.replace("PARAMS", json.dumps(attack_params)))
         release.cells.insert(first_code + 1, attack)
+    release.cells += [nbformat.v4.new_code_cell(source) for source in last_cells]
     folder = course / "grading" / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True)
     nbformat.write(release, folder / f"{ASSIGNMENT}.ipynb")
     (folder / "timestamp.txt").write_text("2026-01-01 12:00:00.000000 UTC")
     return folder / f"{ASSIGNMENT}.ipynb"
+
+
+FAY_STDERR = ("    import logging, sys\n    logging.warning('naive loops, this may take a while')\n"
+              "    print('warning: lowercase', file=sys.stderr)\n    sys.stderr.write('\\r 50%|#####     | 5/10')")
 
 
 def _digest(path):
@@ -179,6 +196,7 @@ def graded(course):
         "course": str(root),
         "solution": str(root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
         "gradebook": str(root / "grading" / "gradebook.db"),
+        "seeds_key": str(root / "grading" / "hidden-seeds.key"),
         "home_canary": str(course["home"] / "canary.txt"),
         "runtime": str(course["home"] / ".local" / "share" / "jupyter" / "runtime"),
         "other_submission": str(alice_nb),
@@ -189,13 +207,14 @@ def graded(course):
     }
     _submit(root, "bob", solved=False, attack_params=params)
     _submit(root, "dave", solved=True, attack_params=params)
+    _submit(root, "fay", solved=True, first_lines=FAY_STDERR, last_cells=["import os\nos._exit(0)"])
     protected = [root / "nbgrader_config.py", Path(params["solution"]), alice_nb]
     before = {p: _digest(p) for p in protected}
     start = time.perf_counter()
     done = _nbgrader(root, env, "autograde", ASSIGNMENT, "--force", check=False)
     seconds = time.perf_counter() - start
-    print(f"\nsandboxed autograde of 3 submissions of {ASSIGNMENT}: {seconds:.1f} s "
-          f"({seconds / 3:.1f} s per submission, including nbgrader's start-up)")
+    print(f"\nsandboxed autograde of 4 submissions of {ASSIGNMENT}: {seconds:.1f} s "
+          f"({seconds / 4:.1f} s per submission, including nbgrader's start-up)")
     try:
         listener.accept()
         connected = True
@@ -209,12 +228,12 @@ def graded(course):
 def test_autograde_succeeds_for_every_submission(graded):
     run = graded["run"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert set(graded["scores"]) == {"alice", "bob", "dave"}
+    assert set(graded["scores"]) == {"alice", "bob", "dave", "fay"}
 
 
 def test_correct_submissions_get_full_marks(graded):
     scores = graded["scores"]
-    for student in ("alice", "dave"):
+    for student in ("alice", "dave", "fay"):
         score, maximum = scores[student]
         assert maximum > 0 and score == maximum, (student, scores)
 
@@ -228,14 +247,14 @@ def test_stealing_the_solutions_earns_nothing(graded):
 def test_every_attack_failed_inside_the_sandbox(graded, student):
     log_path = graded["root"] / "grading" / "autograded" / student / ASSIGNMENT / "attack_log.json"
     log = json.loads(log_path.read_text())
-    assert len(log) == 14, log
+    assert len(log) == 15, log
     # The folders leading to its own folder exist (empty, read-only), nothing else of the course does.
     assert log.pop("list_course_folder") in ("SUCCEEDED: ['grading']", "failed: FileNotFoundError")
     assert log.pop("background_process") == "started"
     succeeded = {k: v for k, v in log.items() if v.startswith("SUCCEEDED")}
     assert not succeeded, succeeded
     # The files the grader can see are simply not there for the kernel.
-    for name in ("read_solutions", "read_gradebook", "read_home", "list_jupyter_runtime",
+    for name in ("read_solutions", "read_gradebook", "read_seeds_key", "read_home", "list_jupyter_runtime",
                  "overwrite_other_submission", "write_other_autograded"):
         assert "FileNotFoundError" in log[name], (name, log[name])
     for name in ("write_course_folder", "overwrite_solutions", "append_gradebook"):
@@ -243,6 +262,19 @@ def test_every_attack_failed_inside_the_sandbox(graded, student):
     assert log["environment_secret"].startswith("failed: StopIteration")
     assert log["proc_environ_secret"].startswith("failed: LookupError")
     assert "ConnectionRefused" in log["network"] or "unreachable" in log["network"], log["network"]
+
+
+def test_each_student_is_judged_on_cases_of_their_own(graded):
+    from course_utils.grading.seeds import student_seed
+
+    root = graded["root"]
+    key = (root / "grading" / "hidden-seeds.key").read_bytes()
+    seeds = {}
+    for student in ("alice", "dave"):
+        with np.load(root / "grading" / "autograded" / student / ASSIGNMENT / ".checks" / "a1_fc_params.npz") as f:
+            seeds[student] = int(f["seed"])
+        assert seeds[student] == student_seed(key, ASSIGNMENT, student, "a1_fc_params", 1101)
+    assert len({*seeds.values(), 1101}) == 3
 
 
 def test_nothing_outside_the_sandbox_changed(graded):

@@ -12,7 +12,7 @@ probe could take more than about 2 GB or 2,047 processes of the test machine.
   naming a backend of its own: none of it may run, outside or inside the sandbox (full marks), while the
   student's own ``helpers.py`` still imports;
 - cheater: answers that call the course's reference, beside a copy of ``course_utils`` whose reference
-  detection is switched off: only the item that is its own work counts;
+  detection is switched off: only the items that are its own work count;
 - forkbomb, memory, tmp, disk: the solutions, then a recursive fork bomb / memory spread over three
   processes / a full ``/tmp`` / a folder filled with files: full marks, status ``limit: <name>``;
 - disk-early: the same folder fill after the first three items: the kernel is killed, the items before
@@ -231,10 +231,11 @@ def test_nothing_in_the_submission_folder_runs_or_shadows(graded):
 def test_a_copy_of_course_utils_in_the_folder_does_not_switch_off_the_reference_detection(graded):
     total, maximum, status, message = _row(graded, "cheater")
     row = graded["rows"]["cheater"]
-    # Only make_filterbank is its own work: apply_filterbank runs its conv2d_forward, the reference's.
-    assert total == 2 and float(row["a1_filterbank_design"]) == 2, (total, status, message)
-    for item in ("a1_fc_params", "a1_lc_params", "a1_conv_params", "a1_conv_output_size", "a1_conv2d_forward",
-                 "a1_apply_filterbank"):
+    # Only make_filterbank and apply_filterbank are its own work (apply_filterbank calls conv2d_forward, the
+    # reference's, and is judged on its own: with the course's conv2d_forward).
+    assert total == 4 and float(row["a1_filterbank_design"]) == 2, (total, status, message)
+    assert float(row["a1_apply_filterbank"]) == 2, row
+    for item in ("a1_fc_params", "a1_lc_params", "a1_conv_params", "a1_conv_output_size", "a1_conv2d_forward"):
         assert float(row[item]) == 0, (item, row)
 
 

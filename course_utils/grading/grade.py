@@ -27,7 +27,6 @@ import csv
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 
 from ..sandbox import cgroups, kernelspec
 from ..sandbox.kernel import REPORT_ENV
-from . import handwork
+from . import handwork, seeds
 from .config import RENAMED_NOTEBOOKS, course_root, load_config, make_api, read_notebooks, venv_bin_on_path
 from .preprocessors import KERNEL_DIED
 from .release import release, source_assignments
@@ -47,7 +46,6 @@ from .verify import CHECK_DIR, check_path, judge_file
 
 warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's remove_submission (SQLAlchemy)
 
-CHECK_CALL_RE = re.compile(r"""check\(\s*["'](\w+)["']\s*,\s*\w+\s*,\s*seed\s*=\s*(\d+)\s*\)""")
 NEEDS_HAND_GRADING = "written answer needs manual grading (formgrader)"
 NOISE = ("checksum", "Cell with id", "Hidden tests", "Overwriting", "Adding missing")
 
@@ -84,7 +82,7 @@ def _dirs(root, config):
 
 
 def hidden_checks(source_nb: str) -> dict[str, list[tuple[str, int]]]:
-    """{grade id: [(item, seed), ...]} read from the hidden tests of the instructor's source notebook."""
+    """{grade id: [(item, base seed), ...]} read from the hidden tests of the instructor's source notebook."""
     with open(source_nb, encoding="utf-8") as fh:
         nb = json.load(fh)
     found = {}
@@ -92,7 +90,7 @@ def hidden_checks(source_nb: str) -> dict[str, list[tuple[str, int]]]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("grade") and cell["cell_type"] == "code":
             src = "".join(cell["source"])
-            found[meta["grade_id"]] = [(item, int(seed)) for item, seed in CHECK_CALL_RE.findall(src)]
+            found[meta["grade_id"]] = seeds.base_checks(src)
     return found
 
 
@@ -142,10 +140,13 @@ def _record_rename(folder, course_name, submitted_name) -> None:
 
 
 def _recheck(root, config, student, aid, outcome) -> None:
-    """Judge the hidden tests' saved outputs in this process; zero items whose outputs are not right."""
+    """Judge the hidden tests' saved outputs in this process (on the student's own cases, ``seeds.py``);
+    zero items whose outputs are not right."""
     from nbgrader.api import Gradebook
 
     source, _, autograded, _ = _dirs(root, config)
+    db_url = config.CourseDirectory.db_url
+    secret = seeds.course_secret(seeds.secret_file(db_url, config.PerStudentSeeds.get("secret_file", "")))
     with Gradebook(config.CourseDirectory.db_url) as gb:
         for nb_file in sorted(f for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
             name = nb_file[:-6]
@@ -154,7 +155,8 @@ def _recheck(root, config, student, aid, outcome) -> None:
                 grade = gb.find_grade(grade_id, name, aid, student)
                 if not grade.auto_score:
                     continue
-                for item, seed in checks:
+                for item, base in checks:
+                    seed = seeds.student_seed(secret, aid, student, item, base)
                     problem = judge_file(item, check_path(item, folder), seed=seed)
                     if problem:
                         grade.auto_score = 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,9 @@ class Item:
     )
     #: the assignment says "NumPy only": torch, scipy's and scikit-image's implementations score 0 (verify.py)
     numpy_only: bool = True
+    #: other exercises the student's function may call, by the name the notebook gives them -> the course's
+    #: reference ("module:function") that stands in for them while this item is judged (``verify.judged_alone``)
+    uses: dict = field(default_factory=dict)
 
 
 def _kwargs_call(fn, case):
@@ -197,7 +200,8 @@ ITEMS: dict[str, Item] = {
                            _count_judge("conv_params")),
     "a1_conv_output_size": Item(_output_size_cases, _kwargs_call, _output_size_judge),
     "a1_conv2d_forward": Item(_conv_cases, _kwargs_call, _conv_forward_judge),
-    "a1_apply_filterbank": Item(_filterbank_cases, _kwargs_call, _filterbank_judge),
+    "a1_apply_filterbank": Item(_filterbank_cases, _kwargs_call, _filterbank_judge,
+                                uses={"conv2d_forward": "course_utils.reference:conv2d_forward"}),
     "a1_filterbank_design": Item(_design_cases, lambda fn, case: fn(), _design_judge, lambda case: "your bank"),
 }
 
@@ -432,7 +436,8 @@ ITEMS.update({
     "a3_accuracy": Item(_model_cases(5), _accuracy_call, _accuracy_judge, lambda c: f"{c['n']} images",
                         numpy_only=False),
     "a3_train": Item(lambda seed: [dict(seed=seed, epochs=TRAIN_EPOCHS, lr=0.1)], _train_call, _train_judge,
-                     lambda c: f"digits, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False),
+                     lambda c: f"digits, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False,
+                     uses={"accuracy": "course_utils.registration:accuracy"}),
     "a3_fgsm": Item(_model_cases(4), _fgsm_call, lambda case, got: _compare(got, _fgsm_expected(case), atol=1e-6),
                     lambda c: f"{c['n']} images, eps={c['eps']}", numpy_only=False),
 })

@@ -7,7 +7,9 @@ A hidden test cell of an assignment calls ``check(item, student_function, seed=.
    (all of ``course_utils`` but the machinery in ``ALLOWED_PREFIXES``) turned into a *tripwire*: the
    code object of each such function is swapped, so even a reference saved under another name before the
    test ran trips it. Calling the course's implementation scores 0 on the item; so does calling another
-   library's (torch, scipy, scikit-image, OpenCV) on an item that asks for NumPy only;
+   library's (torch, scipy, scikit-image, OpenCV) on an item that asks for NumPy only. Each item is judged
+   on its own: another exercise the function calls (``apply_filterbank`` calls ``conv2d_forward``) is the
+   course's reference while it runs (``judged_alone``), so one mistake costs one item;
 3. saves the outputs to ``.checks/<item>.npz`` beside the notebook (arrays only, no pickle);
 4. judges the saved outputs in a *fresh Python process* (``python -P -m course_utils.grading.verify``),
    which recomputes the expected values with the course's reference and compares them with its own
@@ -15,7 +17,8 @@ A hidden test cell of an assignment calls ``check(item, student_function, seed=.
    in the notebook changes nothing there.
 
 ``make grade`` (``course_utils.grading.grade``) then judges the same ``.npz`` files once more in the
-instructor's own process, from the seeds written in the instructor's source notebook: a submission that
+instructor's own process, on the student's own cases (``seeds.py``: each student's seeds derive from a
+course secret and the student's id, so hidden cases seen once cannot be hard-coded): a submission that
 silences its errors, disables ``check`` or forges the files still needs outputs that are right for cases
 it was not shown. What no autograder in the student's process can rule out: a student who copies the
 reference's *source text* into their answer (that is plagiarism, for a human to judge).
@@ -23,6 +26,7 @@ reference's *source text* into their answer (that is plagiarism, for a human to 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -107,7 +111,9 @@ class tripwires:
 
     numpy_only: also forbid other libraries' implementations (OTHER_IMPLEMENTATIONS and all of torch).
     A forbidden module first imported while the tripwires are active (a lazy import inside the student's
-    function, which the tripwires could not see) is recorded as a trip when they end.
+    function, which the tripwires could not see) is recorded as a trip when they end. ``exempt(fn)`` gives
+    a version of ``fn`` that runs with the tripwires lifted (the course's reference, handed to the student's
+    function by ``judged_alone``).
     """
 
     def __init__(self, numpy_only=False):
@@ -119,29 +125,87 @@ class tripwires:
         log = __import__("course_utils.grading.verify", fromlist=["_"])._TRIPPED
         del log[:]
         self.log = log
-        self.saved = []
+        self.swaps = []  # (function, its own code, its tripwire)
         for fn in list(_forbidden_functions(self.numpy_only)):
             trip = _tripwire.__code__.replace(
                 co_name=fn.__code__.co_name, co_qualname=f"{fn.__module__}.{fn.__code__.co_qualname}"
             )
-            self.saved.append((fn, fn.__code__))
-            fn.__code__ = trip
+            self.swaps.append((fn, fn.__code__, trip))
         self.modules_before = set(sys.modules)
-        self.guard = _torch_guard() if self.numpy_only else None
-        if self.guard is not None:
-            self.guard.__enter__()
+        self._set(True)
         return log
 
-    def __exit__(self, *exc):
-        if self.guard is not None:
+    def _set(self, armed: bool) -> None:
+        for fn, code, trip in self.swaps:
+            fn.__code__ = trip if armed else code
+        if armed:
+            self.guard = _torch_guard() if self.numpy_only else None
+            if self.guard is not None:
+                self.guard.__enter__()
+        elif self.guard is not None:
             self.guard.__exit__(None, None, None)
-        for fn, code in self.saved:
-            fn.__code__ = code
+
+    def exempt(self, fn):
+        """``fn``, callable while the tripwires are set (they are lifted while it runs)."""
+        def trusted(*args, **kwargs):
+            self._set(False)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.modules_before |= set(sys.modules)  # what the reference imported is not the student's
+                self._set(True)
+
+        return trusted
+
+    def __exit__(self, *exc):
+        self._set(False)
         new = sorted(m for m in set(sys.modules) - self.modules_before
                      if is_forbidden_module(m, self.numpy_only) or (self.numpy_only and m == "torch"))
         if new and not self.log:
             self.log.append(f"{new[0]} (imported by your code while it was being checked)")
         return False
+
+
+def references(item: str) -> dict:
+    """{name: the course's function} for ``item``'s ``Item.uses`` (their modules imported)."""
+    import importlib
+
+    from .items import ITEMS
+
+    found = {}
+    for name, where in ITEMS[item].uses.items():
+        module, _, attr = where.partition(":")
+        found[name] = getattr(importlib.import_module(module), attr)
+    return found
+
+
+@contextlib.contextmanager
+def judged_alone(item: str, fn, wrap=None):
+    """While active, the other exercises ``item``'s function ``fn`` may call are the course's reference.
+
+    ``Item.uses`` names them: ``{"conv2d_forward": "course_utils.reference:conv2d_forward"}`` for
+    ``apply_filterbank``. ``fn`` looks them up by those names among its globals (the notebook's), which
+    are rebound here and restored after: a mistake in ``conv2d_forward`` costs that exercise only, and the
+    check of ``apply_filterbank`` judges ``apply_filterbank``. ``wrap(reference)`` adapts each reference
+    (``tripwires.exempt`` in the hidden checks). A callable without globals (a builtin, an object) is left as is.
+    """
+    uses = references(item)
+    namespace = getattr(fn, "__globals__", None)
+    if not uses or not isinstance(namespace, dict):
+        yield
+        return
+    absent = object()
+    saved = {name: namespace.get(name, absent) for name in uses}
+    try:
+        for name, reference in uses.items():
+            namespace[name] = wrap(reference) if wrap else reference
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is absent:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = old
 
 
 def _as_arrays(out):
@@ -171,7 +235,9 @@ def check(item: str, fn, seed: int) -> None:
         raise AssertionError(f"{item}: expected a function, got {type(fn).__name__}")
     outputs = {}
     cases = spec.cases(seed)  # built before the tripwires are set: the cases may use the reference
-    with tripwires(numpy_only=spec.numpy_only) as tripped:
+    references(item)  # imported now: what is first imported while the tripwires are set counts as the student's
+    wires = tripwires(numpy_only=spec.numpy_only)
+    with wires as tripped, judged_alone(item, fn, wrap=wires.exempt):
         for i, case in enumerate(cases):
             try:
                 out = spec.call(fn, case)
