@@ -12,6 +12,13 @@ PYTEST_ARGS ?=
 
 NBGRADER_INSTRUCTOR_LAB := @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment
 NBGRADER_INSTRUCTOR_SERVER := nbgrader.server_extensions.formgrader
+# The assignment and course lists talk to nbgrader's exchange, which only a hub has (`make hub` builds its own
+# environment with them): in this local environment they would only say "Error fetching courses!".
+NBGRADER_EXCHANGE_LAB := @jupyter/nbgrader:assignment-list @jupyter/nbgrader:course-list
+NBGRADER_EXCHANGE_SERVER := nbgrader.server_extensions.assignment_list nbgrader.server_extensions.course_list
+# JupyterLab settings the course ships (deploy/lab/overrides.json): widget state saved with the notebook, so that
+# a reopened notebook shows its widgets' last pictures instead of "Error displaying widget: model not found".
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test test-fast release grade feedback bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
 
@@ -22,21 +29,24 @@ help:
 # Idempotent: the stamp is newer than the lock and the package metadata, so a second run does nothing.
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml deploy/lab/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	install -D -m 644 deploy/lab/overrides.json $(LAB_OVERRIDES)
 	@$(MAKE) --no-print-directory student-mode
 	$(BIN)/python -m course_utils.sandbox install
 	@touch $(STAMP)
 	@echo "setup: $(VENV) is ready"
 
-# Students see the assignment list but not the instructor's formgrader / create-assignment tools.
+# Students get Validate, not the instructor's formgrader / create-assignment tools (nor, locally, the exchange's
+# assignment list: see NBGRADER_EXCHANGE_LAB).
 student-mode:
-	@$(BIN)/jupyter labextension disable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1
-	@$(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_INSTRUCTOR_SERVER) >/dev/null 2>&1
-	@echo "student mode: nbgrader formgrader and create-assignment are disabled in $(VENV)"
+	@$(BIN)/jupyter labextension disable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) $(NBGRADER_EXCHANGE_LAB) >/dev/null 2>&1
+	@for ext in $(NBGRADER_INSTRUCTOR_SERVER) $(NBGRADER_EXCHANGE_SERVER); do \
+		$(BIN)/jupyter server extension disable --sys-prefix $$ext >/dev/null 2>&1; done
+	@echo "student mode: no formgrader, create-assignment or (without an exchange) assignment list in $(VENV)"
 
 instructor-mode: setup
 	@$(BIN)/jupyter labextension enable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1

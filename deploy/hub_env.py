@@ -79,6 +79,9 @@ def build(prefix=DEFAULT_PREFIX, python=SYSTEM_PYTHON, force=False):
     shutil.copy(ROOT / "deploy" / "course_exchange.py", site / "course_exchange.py")
     shutil.rmtree(prefix / "etc", ignore_errors=True)
     shutil.copytree(ROOT / "deploy" / "jupyter", prefix / "etc", ignore=shutil.ignore_patterns("__pycache__"))
+    settings = venv / "share" / "jupyter" / "lab" / "settings"  # JupyterLab's settings for everyone (saved widgets)
+    settings.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "lab" / "overrides.json", settings / "overrides.json")
     _run([venv / "bin" / "python", "-m", "course_utils.sandbox", "install"])
     os.chmod(prefix, 0o755)
     return prefix

@@ -112,13 +112,17 @@ def test_nbgrader_lab_extension_loads_and_students_lack_instructor_tools():
     page_config_file = REPO / ".venv" / "etc" / "jupyter" / "labconfig" / "page_config.json"
     page_config = json.loads(page_config_file.read_text())
     disabled = page_config.get("disabledExtensions", {})
-    for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"):
+    # no instructor tools; no assignment or course list either, locally: they need the exchange a hub has
+    for plugin in ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                   "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"):
         assert disabled.get(plugin) is True, f"{plugin} should be disabled for students: {page_config}"
-    for plugin in ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"):
-        assert not disabled.get(plugin), f"{plugin} must stay enabled for students"
+    assert not disabled.get("@jupyter/nbgrader:validate-assignment"), "Validate must stay enabled for students"
     servers = re.sub(r"\x1b\[[0-9;]*m", "", _jupyter("server", "extension", "list"))
-    assert re.search(r"nbgrader\.server_extensions\.formgrader\s+disabled", servers), servers
-    assert re.search(r"nbgrader\.server_extensions\.assignment_list\s+enabled", servers), servers
+    for ext in ("formgrader", "assignment_list", "course_list"):
+        assert re.search(rf"nbgrader\.server_extensions\.{ext}\s+disabled", servers), servers
+    assert re.search(r"nbgrader\.server_extensions\.validate_assignment\s+enabled", servers), servers
+    overrides = json.loads((REPO / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
+    assert overrides["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True, overrides
 
 
 def test_make_setup_is_idempotent():
