@@ -73,7 +73,22 @@ c.Autograde.autograde_preprocessors = [
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, DropBrokenWidgetState, CSSHTMLHeaderPreprocessor]
+from course_utils.grading.preprocessors import (  # noqa: E402
+    FEEDBACK_TEMPLATE_DIRS,
+    CourseFeedbackExporter,
+    MarkUngradedAnswers,
+)
+
+# An answer still to be graded by hand says "not graded yet" (nbgrader showed "0.0 / 3.0"), and the total is
+# marked provisional; formulas are MathML, which browsers render offline (nbgrader's feedback loads MathJax
+# from a CDN). The formgrader keeps nbgrader's own HTMLExporter and template.
+c.GenerateFeedback.preprocessors = [
+    GetGrades, MarkUngradedAnswers, StripHiddenTests, DropBrokenWidgetState, CSSHTMLHeaderPreprocessor,
+]
+c.GenerateFeedback.exporter_class = CourseFeedbackExporter
+c.CourseFeedbackExporter.template_name = "course_feedback"  # course_utils/grading/templates, based on nbgrader's
+c.CourseFeedbackExporter.template_file = "course_feedback.html.j2"
+c.CourseFeedbackExporter.extra_template_basedirs = FEEDBACK_TEMPLATE_DIRS
 
 # --- sandbox (course_utils.sandbox) ---
 # Autograding runs every submission's kernel in the bubblewrap grading sandbox (deploy/README.md, "The grading

@@ -434,3 +434,146 @@ def test_regrading_keeps_hand_grades_and_the_class_csv(graded):
     row = next(r for r in csv.DictReader(csv_path.open(encoding="utf-8"))
                if (r["student"], r["assignment"]) == ("solution", "a1"))
     assert row["to grade by hand"] == "a1_written" and row["a1_written"] == ""
+
+
+# --- issue 13, fair grades: feedback a student can read offline ---
+
+FEEDBACK_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          "--disable-dev-shm-usage"]
+
+
+def _feedback(root, student, aid):
+    return (root / "grading" / "feedback" / student / aid / f"{aid}.html").read_text(encoding="utf-8")
+
+
+def _soup(page):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(page, "html.parser")
+
+
+def _text(element):
+    return " ".join(element.get_text(" ", strip=True).split())
+
+
+def _item_scores(page, grade_id):
+    """(the table of contents' line, the answer's heading) of ``grade_id`` in a feedback page, as text."""
+    soup = _soup(page)
+    toc = soup.select_one(f'#toc a[href="#{grade_id}"]').parent
+    heading = soup.find("a", attrs={"name": grade_id}).find_next_sibling("div", class_="panel-heading")
+    return _text(toc), _text(heading)
+
+
+def _top(page):
+    return _text(_soup(page).select_one("div.panel-heading h4"))
+
+
+def _hand_grade_written(root, score, comment=None):
+    """The instructor enters ``score`` for solution's a1_written in the formgrader (None: not graded yet), then
+    runs `make feedback`; returns solution's refreshed a1 outcome."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'grading' / 'gradebook.db'}") as gb:
+        written = gb.find_grade("a1_written", "a1", "a1", "solution")
+        written.manual_score, written.needs_manual_grade = score, score is None
+        if comment is not None:
+            gb.find_comment("a1_written", "a1", "a1", "solution").manual_comment = comment
+        gb.db.commit()
+    return refresh_feedback(str(root), students=["solution"], assignments=["a1"], echo=lambda *_: None)[0]
+
+
+def test_feedback_says_not_graded_yet_until_graded_by_hand(graded):
+    root, outcomes, _ = graded
+    # as `make grade` wrote it: the written answer of a3 waits for the instructor
+    page, sol = _feedback(root, "solution", "a3"), outcomes["solution", "a3"]
+    points = sol.max_scores["a3_written"]
+    for line in _item_scores(page, "a3_written"):
+        assert "not graded yet" in line and f"out of {points}" in line and "0.0 /" not in line, line
+    assert _top(page) == f"a3 (Score so far: {sol.total} / {sol.max_total}, provisional)", _top(page)
+    note = _text(_soup(page).select_one("p.provisional"))
+    assert note.startswith(f"{points} of the {sol.max_total} points are not graded yet"), note
+    assert "a3_written" in note
+
+    ungraded = _hand_grade_written(root, None)
+    page = _feedback(root, "solution", "a1")
+    assert ungraded.scores["a1_written"] is None
+    assert "0.0 / 3.0" not in page, "an answer not graded yet is not a zero"
+    for line in _item_scores(page, "a1_written"):
+        assert "not graded yet" in line and "out of 3.0" in line, line
+    assert _top(page) == f"a1 (Score so far: {ungraded.total} / {ungraded.max_total}, provisional)"
+
+    # the instructor grades it (with a formula in the comment): the real score shows, and the total is final
+    done = _hand_grade_written(root, 2.5, comment="(b) forgets the bias: $y = Wx + b$")
+    page = _feedback(root, "solution", "a1")
+    assert done.scores["a1_written"] == 2.5 and None not in done.scores.values(), done.scores
+    for line in _item_scores(page, "a1_written"):
+        assert "Score: 2.5 / 3.0" in line and "not graded yet" not in line, line
+    assert _top(page) == f"a1 (Score: {done.total} / {done.max_total})"
+    assert not _soup(page).select("p.provisional")
+    comment = _soup(page).select_one("div.panel-footer")
+    assert "forgets the bias" in _text(comment) and comment.select('math[display="inline"] mi'), comment
+
+
+def test_feedback_formulas_are_mathml_and_nothing_is_loaded(graded):
+    from course_utils.grading.preprocessors import latex_output_to_mathml, tex_to_mathml
+
+    root, _, _ = graded
+    pages = sorted((root / "grading" / "feedback").rglob("*.html"))
+    assert pages
+    for path in pages:
+        soup = _soup(path.read_text(encoding="utf-8"))
+        remote = [tag for tag in soup.find_all(["script", "link", "img", "iframe"])
+                  if (tag.get("src") or tag.get("href") or "").startswith(("http:", "https:", "//"))]
+        assert not remote, f"{path}: {remote}"
+        assert not [s for s in soup.find_all("script") if "MathJax" in s.get_text()], path
+        assert not soup.select("code.tex"), f"{path}: a formula latex2mathml could not convert"
+    # a1's output-size formula, rendered as MathML (a fraction inside floor brackets), not left as TeX
+    soup = _soup(_feedback(root, "solution", "a1"))
+    blocks = [m for m in soup.select('math[display="block"]') if m.select("mfrac")]
+    assert blocks, "the output-size formula of a1 is MathML"
+    assert "\u230a" in _text(blocks[0]) and "kernel_size" in _text(blocks[0]), _text(blocks[0])
+    assert "$$" not in soup.get_text() and "\\lfloor" not in soup.get_text()
+    # text/latex outputs (sympy and the like) too; what latex2mathml cannot read stays readable TeX
+    assert 'display="block"' in latex_output_to_mathml("$$\\frac{a}{b}$$")
+    assert "<mfrac>" in latex_output_to_mathml("\\[\\frac{a}{b}\\]")
+    assert tex_to_mathml("\\frac{a<b}{") == '<code class="tex">\\frac{a&lt;b}{</code>'
+
+
+@pytest.mark.e2e
+def test_feedback_renders_offline_in_chromium(graded):
+    """A feedback file copied to a laptop: opened from disk, nothing loaded, formulas laid out, text readable."""
+    from playwright.sync_api import sync_playwright
+
+    from suite_helpers import in_ci
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        (pytest.fail if in_ci() else pytest.skip)(f"{chromium} not found (apt-get install -y chromium)")
+    root, _, _ = graded
+    _hand_grade_written(root, None)
+    copy = root / "laptop" / "a1.html"  # the exchange hands out the .html file alone
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copy(root / "grading" / "feedback" / "solution" / "a1" / "a1.html", copy)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=FEEDBACK_CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            requested = []
+            page.on("request", lambda r: requested.append(r.url))
+            page.goto(copy.as_uri())
+            assert [u for u in requested if not u.startswith("file:")] == []
+            badge = page.locator("#toc .not-graded")
+            assert badge.is_visible() and badge.inner_text() == "not graded yet"
+            fraction = page.locator('math[display="block"] mfrac').first
+            fraction.scroll_into_view_if_needed()
+            word = page.locator('math[display="block"] mtext').first.bounding_box()
+            box = fraction.bounding_box()
+            assert box["height"] > 1.8 * word["height"], (box, word)  # numerator above denominator: MathML layout
+            out = REPO / "artifacts" / "e2e"
+            out.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out / "feedback-a1-formula.png"))
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(out / "feedback-a1-top.png"))
+        finally:
+            browser.close()

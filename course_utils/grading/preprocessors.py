@@ -18,13 +18,30 @@
   sandbox killed it, or the student's code exited), the cells that ran keep their results, every cell that
   could not run gets an error output saying so (a test cell without output would count as passed), and
   autograde goes on to record the grades; nbgrader's own ``Execute`` fails the whole submission instead.
+
+Feedback (``nbgrader generate_feedback``, ``make grade`` / ``make feedback``) goes to students as one HTML file:
+
+- ``MarkUngradedAnswers`` runs after nbgrader's ``GetGrades``: a written answer the instructor has not graded
+  by hand yet has a score of 0 in the gradebook, which nbgrader's feedback showed as "0.0 / 3.0" (and counted
+  in the total). It marks such cells (``needs_manual_grade``, as in the gradebook and the class CSV) and puts
+  the points graded so far and the points still to grade in the resources; the course's feedback template
+  (``templates/course_feedback``, based on nbgrader's) says "not graded yet" and gives the total as provisional.
+- ``CourseFeedbackExporter`` (``GenerateFeedback.exporter_class``) writes every formula as MathML
+  (``MathMLRenderer``, ``tex_to_mathml``: the ``latex2mathml`` package), which browsers render natively,
+  instead of TeX for MathJax: nbgrader's feedback loaded MathJax from a CDN, and students reading it offline
+  saw raw ``$$...$$``. A formula ``latex2mathml`` cannot convert is shown as its TeX source.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from html import escape as html_escape
 
+from jinja2 import pass_context
 from nbclient.exceptions import DeadKernelError
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -112,3 +129,118 @@ class DropBrokenWidgetState(NbGraderPreprocessor):
             del widgets[WIDGET_STATE]
             self.log.warning("Dropped saved widget state without a 'state' key (it cannot be rendered)")
         return nb, resources
+
+
+# --- feedback for students: hand grading still to do, and formulas that render offline ---
+
+class MarkUngradedAnswers(NbGraderPreprocessor):
+    """After ``GetGrades``: mark the graded cells still waiting for a hand grade and total the points so far.
+
+    A graded cell whose grade ``needs_manual_grade`` gets ``metadata.nbgrader.needs_manual_grade = True``;
+    ``resources["nbgrader"]`` gets ``score_so_far`` (the graded items, less any late penalty: the class
+    CSV's total) and ``ungraded_points`` / ``ungraded_items`` (what still waits for the instructor).
+    """
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            grades = {g.name: (bool(g.needs_manual_grade), float(g.score or 0.0), float(g.max_score or 0.0))
+                      for g in notebook.grades}
+        self._pending = {name for name, (pending, _, _) in grades.items() if pending}
+        info["score_so_far"] = sum(s for name, (_, s, _) in grades.items() if name not in self._pending) \
+            - float(info.get("late_penalty") or 0.0)
+        info["ungraded_points"] = sum(grades[name][2] for name in self._pending)
+        info["ungraded_items"] = sorted(self._pending)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if (utils.is_grade(cell) or utils.is_task(cell)) and cell.metadata.nbgrader.get("grade_id") in self._pending:
+            cell.metadata.nbgrader["needs_manual_grade"] = True
+        return cell, resources
+
+
+TEX_ESCAPES = {"\\_": "_", "\\%": "%", "\\&": "&", "\\#": "#", "\\$": "$", "\\{": "{", "\\}": "}"}
+MATH_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+ENTITY_RE = re.compile(r"&amp;(#x[0-9A-Fa-f]+;)")
+
+
+def tex_to_mathml(tex: str, display: str = "inline") -> str:
+    """MathML (``<math>``, rendered natively by browsers) for the TeX formula ``tex`` (without delimiters).
+
+    A formula that ``latex2mathml`` cannot convert is shown as its TeX source, escaped, in ``<code>``.
+    """
+    from xml.etree.ElementTree import tostring
+
+    from latex2mathml.converter import convert_to_element
+
+    try:
+        math = convert_to_element(tex, display=display)
+    except Exception:  # latex2mathml raises many kinds of errors: the formula is shown as TeX instead
+        return f'<code class="tex">{html_escape(tex, quote=False)}</code>'
+    for node in math.iter("mtext"):  # latex2mathml keeps \_ and friends of \text{...} as typed
+        for escaped, char in TEX_ESCAPES.items():
+            node.text = (node.text or "").replace(escaped, char)
+    math.set("alttext", tex.strip())
+    # latex2mathml writes symbols as entity text ("&#x0003D;"): un-escape those, and only those
+    return ENTITY_RE.sub(r"&\1", tostring(math, encoding="unicode", short_empty_elements=False))
+
+
+def latex_output_to_mathml(text: str) -> str:
+    """A ``text/latex`` output (``$...$``, ``$$...$$``, ``\\[...\\]``, an environment) as display MathML."""
+    body = text.strip()
+    for start, end in MATH_DELIMITERS:
+        if len(body) > len(start) + len(end) and body.startswith(start) and body.endswith(end):
+            body = body[len(start):-len(end)]
+            break
+    return tex_to_mathml(body, display="block")
+
+
+class MathMLRenderer(IPythonRenderer):
+    """nbconvert's Markdown renderer, with each formula written as MathML instead of TeX for MathJax."""
+
+    def block_math(self, body: str) -> str:
+        return tex_to_mathml(body, display="block")
+
+    def inline_math(self, body: str) -> str:
+        return tex_to_mathml(body, display="inline")
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return tex_to_mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", display="block")
+
+
+#: template folders of the feedback: the course's (``course_feedback``, based on nbgrader's) and nbgrader's own
+FEEDBACK_TEMPLATE_DIRS = [
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"),
+    os.path.join(os.path.dirname(os.path.abspath(utils.__file__)), "server_extensions", "formgrader", "templates"),
+]
+
+
+class CourseFeedbackExporter(HTMLExporter):
+    """The HTML exporter of ``nbgrader generate_feedback`` (``GenerateFeedback.exporter_class``).
+
+    Markdown (cells, instructor comments, Markdown outputs) is rendered with ``MathMLRenderer``, and
+    ``text/latex`` outputs with the ``latex2mathml`` filter, so that formulas need no MathJax; the course's
+    template (``templates/course_feedback``) loads nothing and says "not graded yet" where
+    ``MarkUngradedAnswers`` found hand grading still to do. The formgrader keeps nbgrader's own exporter.
+    """
+
+    @pass_context
+    def markdown2html(self, context, source):
+        cell = context.get("cell", {})
+        renderer = MathMLRenderer(
+            escape=False,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
+        return MarkdownWithMath(renderer=renderer).render(source)
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("latex2mathml", latex_output_to_mathml)
