@@ -1,8 +1,16 @@
 """Self-checks for "your turn" exercises: say what was expected when they fail, print "OK" when they pass.
 
->>> expect_equal(count_fc(200, 40_000), 1_600_000_000, "FC params, 200x200 image, 40K hidden units")
+>>> from course_utils.counting import fully_connected_params
+>>> expect_equal(fully_connected_params(200, 40_000), 1_600_000_000, "FC params, 200x200 image, 40K hidden units")
 OK: FC params, 200x200 image, 40K hidden units = 1600000000
->>> expect_shape(out, (2, 8, 26, 26), "conv output")   # AssertionError naming both shapes if not
+>>> out = np.zeros((2, 8, 26, 26))             # say, a conv layer's output
+>>> expect_shape(out, (2, 8, 26, 26), "conv output")
+OK: conv output has shape (2, 8, 26, 26)
+>>> expect_shape(out, (2, 8, 28, 28), "conv output", hint="padding=1 keeps 28x28")
+Traceback (most recent call last):
+    ...
+course_utils.checks.CheckFailed: conv output: expected shape (2, 8, 28, 28), got shape (2, 8, 26, 26)
+Hint: padding=1 keeps 28x28
 
 A failure raises ``CheckFailed`` (an AssertionError) whose message names the case, the expected and the
 actual value (for arrays: a shape mismatch first, else the worst element's index and both values) and a

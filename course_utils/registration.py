@@ -9,8 +9,16 @@ The experiment trains both nets, identical but for weight sharing (same layers, 
 same multiply-adds), on synthetic shapes that are either centred or randomly translated, and
 reports test accuracy:
 
->>> table = registration_experiment(seed=0)
->>> print(table)          # rows: model; columns: parameters, registered, translated
+>>> table = registration_experiment(seed=0)             # a few seconds on one CPU core
+>>> print(table)                                         # doctest: +ELLIPSIS
+model                 parameters       registered       translated  reg. -> transl.
+-----------------------------------------------------------------------------------
+locally connected        146,854            0.9...
+convolutional              1,478            0.9...
+(test accuracy; chance = 0.167)
+>>> acc = table.accuracy                                 # {model: {column: test accuracy}}
+>>> acc["convolutional"]["translated"] > acc["locally connected"]["translated"] + 0.2
+True
 """
 
 from __future__ import annotations

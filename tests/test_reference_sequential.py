@@ -1,4 +1,4 @@
-"""The NumPy Sequential CNN: gradients and SGD+momentum steps equal torch's; digits to >= 97 %."""
+"""The NumPy Sequential CNN: gradients and SGD+momentum steps equal torch's; digits: val stops, test judges once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from course_utils.reference import (
     MaxPool2d,
     ReLU,
     Sequential,
+    digits_cnn,
+    digits_split,
+    digits_train_val_test,
     train_digits_cnn,
 )
 
@@ -70,8 +73,11 @@ def test_backward_returns_input_gradient_like_torch():
 
 def test_digits_cnn_reaches_97_percent_and_reports_every_epoch():
     calls = []
-    model, history, seconds = train_digits_cnn(on_epoch_end=lambda h: calls.append(len(h["epoch"])))
+    model, history, seconds, test_loss, test_acc = train_digits_cnn(
+        on_epoch_end=lambda h: calls.append(len(h["epoch"]))
+    )
     assert history["val_acc"][-1] >= 0.97
+    assert test_acc >= 0.96 and np.isfinite(test_loss) and seconds > 0
     assert calls == list(range(1, len(history["epoch"]) + 1))
     assert set(history) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}
     assert len({len(v) for v in history.values()}) == 1
@@ -81,8 +87,98 @@ def test_digits_cnn_reaches_97_percent_and_reports_every_epoch():
 
 
 def test_digits_cnn_other_seed():
-    _, history, _ = train_digits_cnn(seed=1)
-    assert history["val_acc"][-1] >= 0.97 and len(history["epoch"]) < 15
+    run = train_digits_cnn(seed=1)
+    assert run.history["val_acc"][-1] >= 0.97 and len(run.history["epoch"]) < 15
+    assert run.test_acc >= 0.95
+
+
+def _rows(X, y):
+    return sorted(x.tobytes() + bytes([label]) for x, label in zip(X, y))
+
+
+def test_digits_splits_partition_the_data():
+    from sklearn.model_selection import train_test_split
+
+    from course_utils.data.digits import load_digits_arrays
+
+    d = digits_train_val_test(seed=0)
+    assert [len(a) for a in d] == [1221, 1221, 216, 216, 360, 360]
+    X, y = load_digits_arrays()
+    assert _rows(np.concatenate([d.X_train, d.X_val, d.X_test]), np.concatenate([d.y_train, d.y_val, d.y_test])) == (
+        _rows(X, y)
+    )
+    X_trval, y_trval, X_te, y_te = digits_split(seed=0)  # the test set that notebook 05 and the benchmark use
+    np.testing.assert_array_equal(d.X_test, X_te)
+    np.testing.assert_array_equal(d.y_test, y_te)
+    X_tr, X_val, y_tr, y_val = train_test_split(X_trval, y_trval, test_size=0.15, stratify=y_trval, random_state=0)
+    for ours, notebook_05 in zip(d[:4], (X_tr, y_tr, X_val, y_val)):  # notebook 05's own validation split
+        np.testing.assert_array_equal(ours, notebook_05)
+    for split in (d.y_train, d.y_val, d.y_test):  # stratified: every class in every split
+        assert set(np.unique(split)) == set(range(10))
+
+
+MARK = 5.0  # a pixel value no digit has (they are in [0, 1]): marks the test images
+
+
+def _spy_on_the_test_split(monkeypatch):
+    """Mark the test images that train_digits_cnn gets, and log every forward pass and evaluation in order."""
+    real = digits_cnn.digits_train_val_test
+    seen = {}
+
+    def marked(*args, **kwargs):
+        d = real(*args, **kwargs)
+        X_test = d.X_test.copy()
+        X_test[:, 0, 0, 0] = MARK
+        d = d._replace(X_test=X_test)
+        seen.update(d._asdict())
+        return d
+
+    log = []
+    forward, evaluate = Sequential.forward, Sequential.evaluate
+
+    def spy_forward(self, x):
+        log.append(("forward", "test" if np.any(x[:, 0, 0, 0] == MARK) else "not test"))
+        return forward(self, x)
+
+    def spy_evaluate(self, x, y, *args, **kwargs):
+        which = [name for name in ("X_train", "X_val", "X_test") if np.shares_memory(x, seen[name])]
+        log.append(("evaluate", which[0][2:] if which else "other"))
+        return evaluate(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(digits_cnn, "digits_train_val_test", marked)
+    monkeypatch.setattr(Sequential, "forward", spy_forward)
+    monkeypatch.setattr(Sequential, "evaluate", spy_evaluate)
+    return seen, log
+
+
+def test_digits_cnn_touches_the_test_split_only_after_training(monkeypatch):
+    seen, log = _spy_on_the_test_split(monkeypatch)
+    epochs_ended = []
+    run = train_digits_cnn(seed=0, on_epoch_end=lambda h: epochs_ended.append(len(log)))
+    n_epochs = len(run.history["epoch"])
+    assert len(epochs_ended) == n_epochs >= 2
+    training, after = log[: epochs_ended[-1]], log[epochs_ended[-1] :]
+    # while training: forward passes on training and validation images only; one evaluation per epoch, on val
+    assert ("forward", "test") not in training
+    assert [e for e in training if e[0] == "evaluate"] == [("evaluate", "val")] * n_epochs
+    # afterwards: exactly one evaluation, on the test split, whose accuracy is the one reported
+    assert [e for e in after if e[0] == "evaluate"] == [("evaluate", "test")]
+    assert ("forward", "test") in after
+    scores = run.model.predict(seen["X_test"])
+    assert run.test_acc == pytest.approx(np.mean(scores.argmax(1) == seen["y_test"]))
+
+
+def test_digits_cnn_stops_on_the_validation_accuracy():
+    data = digits_train_val_test(seed=0)
+    run = train_digits_cnn(seed=0, target=0.97)
+    val_acc = run.history["val_acc"]
+    assert val_acc[-1] >= 0.97 and all(v < 0.97 for v in val_acc[:-1])  # the first epoch that reached it
+    # the history's val_acc is the accuracy on the validation split (the model is the last epoch's)
+    assert val_acc[-1] == pytest.approx(run.model.evaluate(data.X_val, data.y_val)[1])
+    assert run.test_acc == pytest.approx(run.model.evaluate(data.X_test, data.y_test)[1])
+    # unreachable target: all epochs; target 0: one epoch
+    assert len(train_digits_cnn(seed=0, target=1.01, epochs=3).history["epoch"]) == 3
+    assert len(train_digits_cnn(seed=0, target=0.0).history["epoch"]) == 1
 
 
 def test_sequential_errors():

@@ -1,6 +1,8 @@
 """Real photos bundled with scikit-image and scikit-learn (offline), as float arrays in [0, 1].
 
->>> img = load_photo("chelsea", gray=True, size=(150, 225))   # (150, 225) float64
+>>> img = load_photo("chelsea", gray=True, size=(150, 225))
+>>> img.shape, img.dtype, bool(0.0 <= img.min() <= img.max() <= 1.0)
+((150, 225), dtype('float64'), True)
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ the shape is centred (registered, like aligned faces); with ``translate=True`` i
 it fits (like objects in general images, lecture slides 10-13). ``clutter`` adds random strokes and
 blobs around it (segmentation is hard, slide 7).
 
->>> X, y = make_shapes(1000, size=28, translate=True, seed=0)   # X (1000, 1, 28, 28), y (1000,)
+>>> X, y = make_shapes(1000, size=28, translate=True, seed=0)
+>>> X.shape, X.dtype, y.shape, y.dtype
+((1000, 1, 28, 28), dtype('float32'), (1000,), dtype('int64'))
 >>> SHAPE_CLASSES[y[0]]
+'cross'
 
 How an image is drawn: each class is a set of strokes in a unit coordinate frame (shapes fit in a
 circle of radius ~1.2). Every pixel is mapped into that frame (shift, rotate, stretch), its distance

@@ -10,7 +10,8 @@ Read one module per idea:
 * :mod:`.receptive_field`   analytic and empirical (torch autograd) receptive fields
 * :mod:`.gradcheck`         numerical gradients and CS231n-style relative errors
 * :mod:`.sequential`        a minimal NumPy ``Sequential`` CNN trained with SGD + momentum
-* :mod:`.digits_cnn`        conv-ReLU-pool-linear on scikit-learn's digits (>= 97 % test accuracy)
+* :mod:`.digits_cnn`        conv-ReLU-pool-linear on scikit-learn's digits: train / validation / test
+                            splits, early stopping on validation, test accuracy measured once at the end
 
 Every function is checked against ``torch.nn.functional`` in float64 by the test suite.
 """
@@ -22,7 +23,7 @@ from .conv import (
     conv2d_forward_naive,
     conv_output_size,
 )
-from .digits_cnn import digits_split, make_digits_cnn, train_digits_cnn
+from .digits_cnn import DigitsRun, DigitsSplits, digits_split, digits_train_val_test, make_digits_cnn, train_digits_cnn
 from .gradcheck import GradientCheck, gradient_check, numerical_gradient, relative_error
 from .layers import linear_backward, linear_forward, relu_backward, relu_forward, softmax_cross_entropy
 from .locally_connected import (
@@ -38,6 +39,8 @@ from .sequential import SGD, AvgPool2d, Conv2d, Flatten, Layer, Linear, MaxPool2
 __all__ = [
     "AvgPool2d",
     "Conv2d",
+    "DigitsRun",
+    "DigitsSplits",
     "EmpiricalField",
     "Flatten",
     "GradientCheck",
@@ -57,6 +60,7 @@ __all__ = [
     "conv2d_forward_naive",
     "conv_output_size",
     "digits_split",
+    "digits_train_val_test",
     "empirical_receptive_field",
     "gradient_check",
     "linear_backward",

@@ -22,7 +22,11 @@ cifar10  50,000 + 10,000 32x32 colour objects  synthetic shapes, 32x32, grey cop
 - (initialisation lives in ``models.init_weights``.)
 
 >>> data = make_loaders("digits", batch_size=64, image_size=28)
->>> x, y = next(iter(data.train))           # x (64, 1, 28, 28) float32, y (64,) int64
+>>> x, y = next(iter(data.train))
+>>> x.shape, x.dtype, y.shape, y.dtype
+(torch.Size([64, 1, 28, 28]), torch.float32, torch.Size([64]), torch.int64)
+>>> len(data.train.dataset), len(data.val.dataset), len(data.test.dataset), data.num_classes
+(1295, 143, 359, 10)
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
 """The training loop: one readable ``fit`` with validation every epoch, history, early stopping, checkpoints.
 
->>> history = fit(model, data.train, data.val, epochs=10, on_epoch_end=dashboard.update)
->>> history["val_acc"][-1]
+>>> from course_utils.torch_track.data import make_loaders
+>>> from course_utils.torch_track.models import lenet
+>>> data = make_loaders("digits", batch_size=64, image_size=28)
+>>> model = lenet(num_classes=data.num_classes, in_channels=data.in_channels)
+>>> history = fit(model, data.train, data.val, epochs=2, progress=False, verbose=False)
+>>> history["epoch"], sorted(history)
+([1.0, 2.0], ['epoch', 'train_acc', 'train_loss', 'val_acc', 'val_loss'])
+>>> history["val_acc"][-1] > 0.5                         # chance is 0.1
+True
 
 ``history`` is the course's shared format: a dict with the keys "epoch", "train_loss", "train_acc", "val_loss"
 and "val_acc", each a list of floats with one entry per finished epoch. ``on_epoch_end(history)`` is called
