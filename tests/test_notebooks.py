@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -70,6 +71,37 @@ def test_notebook_committed_without_outputs(path):
     assert not dirty, f"{_id(path)}: cells {dirty} carry outputs; clear them (make clear-outputs)"
     assert "MPLBACKEND" not in path.read_text() and "matplotlib.use(" not in path.read_text(), (
         f"{_id(path)} chooses a matplotlib backend; only the test harness may"
+    )
+
+
+# The notebook metadata JupyterLab writes once a "python3" (ipykernel) kernel has started: the kernelspec, and the
+# language_info of the kernel's reply. A notebook committed with less is marked "modified" as soon as it is opened.
+LAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_notebook_committed_clean_with_lab_metadata(path):
+    from ipykernel.ipkernel import IPythonKernel
+
+    nb = json.loads(path.read_text())
+    code = [(i, cell) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"]
+    with_outputs = [i for i, cell in code if cell.get("outputs")]
+    with_counts = [i for i, cell in code if cell.get("execution_count") is not None]
+    assert not with_outputs, f"{_id(path)}: cells {with_outputs} carry outputs; clear them (make clear-outputs)"
+    assert not with_counts, f"{_id(path)}: cells {with_counts} carry execution counts; clear them (make clear-outputs)"
+
+    meta = nb["metadata"]
+    assert meta.get("kernelspec") == LAB_KERNELSPEC, f"{_id(path)}: kernelspec {meta.get('kernelspec')}"
+    info = dict(meta.get("language_info", {}))
+    version = info.pop("version", None)
+    expected = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    assert info == expected, (
+        f"{_id(path)}: language_info {meta.get('language_info')}, expected what ipykernel reports: "
+        f"{IPythonKernel.language_info} (JupyterLab writes it on opening, so the notebook opens as modified)"
+    )
+    assert isinstance(version, str) and re.fullmatch(r"\d+\.\d+\.\d+", version), (
+        f"{_id(path)}: language_info.version {version!r}, expected the kernel's Python version, e.g. "
+        f"{IPythonKernel.language_info['version']!r}"
     )
 
 
