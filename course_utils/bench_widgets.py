@@ -40,6 +40,7 @@ def _digits_models():
 
 def cases(repeats: int):
     """(name, widget, list of callables each moving the widget to a new state)."""
+    from course_utils import reference
     from course_utils import widgets as W
 
     X, y, numpy_model, mlp = _digits_models()
@@ -61,13 +62,17 @@ def cases(repeats: int):
 
     pc, conv, hp = W.ParamCountExplorer(), W.ConvolutionExplorer(), W.HyperparameterExplorer(input_size=16, stride=1)
     pool = W.PoolingExplorer()
+    # a function given as pool_fn is checked against the reference on every redraw: what that costs
+    pool_checked = W.PoolingExplorer(pool_fn=reference.maxpool2d_forward)
+    shifts = [i % 5 for i in range(2, n + 2)]
     filt = W.FilterActivationViewer(numpy_model, X[:64])
     adv = W.AdversarialExplorer(mlp, X[:8], y[:8])
     return [
         ("ParamCountExplorer", pc, setter(pc, "image_size", range(100, 100 + n))),
         ("ConvolutionExplorer", conv, setter(conv, "col", [i % 46 for i in range(1, n + 1)])),
         ("HyperparameterExplorer", hp, setter(hp, "window", range(1, n + 1))),
-        ("PoolingExplorer", pool, setter(pool, "shift", [i % 5 for i in range(2, n + 2)])),
+        ("PoolingExplorer", pool, setter(pool, "shift", shifts)),
+        ("PoolingExplorer pool_fn checked", pool_checked, setter(pool_checked, "shift", shifts)),
         ("ReceptiveFieldExplorer lecture", rf_lecture,  # new units: the autograd field is not cached
          [lambda i=i: rf_lecture.set_controls(row=(3 * i + 1) % 14, col=(5 * i + 2) % 14) for i in range(n)]),
         ("ReceptiveFieldExplorer AlexNet", rf_alex,

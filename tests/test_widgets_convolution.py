@@ -1,4 +1,7 @@
-"""Headless tests of the convolution explorer: the response map, the dot product, presets, typed kernels."""
+"""Headless tests of the convolution explorer: the response map, the dot product, presets, typed kernels,
+the student's conv_fn checked against the reference."""
+
+import html
 
 import numpy as np
 import pytest
@@ -54,17 +57,90 @@ def test_unchanged_values_do_not_redraw():
     assert w.redraw() is False and w.renders == n
 
 
-def test_student_conv_errors_and_wrong_results_show_in_the_widget():
+def _torch_conv(x, w):  # a correct student conv (cross-correlation), independent of the reference
+    return torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)).numpy()
+
+
+def _flipped(x, w):  # true convolution instead of cross-correlation: the kernel flipped
+    return _torch_conv(x, w[..., ::-1, ::-1].copy())
+
+
+def assert_error_shown_once(w, message):
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []
+
+
+def test_a_correct_conv_fn_agrees_and_is_called_once_per_photo_and_kernel():
+    calls = []
+
+    def my_conv(x, w):
+        calls.append((x.shape, w.shape))
+        return _torch_conv(x, w)
+
+    w = ConvolutionExplorer(conv_fn=my_conv, kernel="sobel x")
+    assert calls == [((1, 1, 48, 48), (1, 1, 3, 3))]
+    assert [c.text() for c in w.checks] == ["✓ your convolution (conv_fn) agrees with the reference here"]
+    assert "✓ your convolution (conv_fn) agrees" in w.check_box.value
+    w.controls["col"].value = 7  # same photo and kernel: the response map is reused
+    assert len(calls) == 1 and w.checks[0].agrees
+    w.controls["preset"].value = "blur 3x3"
+    assert len(calls) == 2
+
+
+def test_a_flipped_kernel_is_drawn_as_it_is_and_said_to_differ():
+    w = ConvolutionExplorer(conv_fn=_flipped, kernel="sobel x")
+    x, k = photo("camera")[None, None], np.array(KERNELS["sobel x"])[None, None]
+    mine = _flipped(x, k)[0, 0]
+    diff = np.abs(mine - _torch_conv(x, k)[0, 0]).max()
+    message = f"✗ your convolution (conv_fn) differs from the reference here (max abs difference {diff:.3g})"
+    assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
+    np.testing.assert_allclose(w.fig._cu_artists["res"].get_array(), mine, atol=1e-12)  # the student's map
+    assert "differ: check conv_fn" in w.caption.value  # and its value at the window is not the dot product
+
+
+def test_conv_fn_returning_out_and_cache_is_one_clear_message():
+    def cs231n_style(x, w):
+        out = _torch_conv(x, w)
+        return out, (x, w)
+
+    w = ConvolutionExplorer(conv_fn=cs231n_style)
+    assert_error_shown_once(w, "conv_fn returned a tuple of 2; expected one array of shape (1, 1, 48, 47) "
+                               "(return out alone, not (out, cache))")
+
+
+def test_a_wrong_shape_clears_the_stale_picture():
+    def swaps_height_and_width(x, w):  # right for square kernels only
+        out = _torch_conv(x, w)
+        return out.reshape(1, 1, out.shape[3], out.shape[2])
+
+    w = ConvolutionExplorer(conv_fn=swaps_height_and_width, kernel="sobel x")
+    assert w.error is None and w.png() and w.checks[0].agrees
+    w.controls["preset"].value = "edge [-1, 1]"  # a 1 x 2 kernel
+    assert_error_shown_once(w, "conv_fn returned an array of shape (1, 1, 47, 48); expected one array of shape "
+                               "(1, 1, 48, 47) for x of shape (1, 1, 48, 48) and w of shape (1, 1, 1, 2)")
+    w.controls["preset"].value = "sobel y"
+    assert w.error is None and w.png() and w.image.layout.display is None and w.checks[0].agrees
+
+
+def test_student_conv_errors_show_once_in_the_widget():
     def broken(x, w):
         raise IndexError("index 3 is out of bounds")
 
     w = ConvolutionExplorer(conv_fn=broken)
-    assert "conv_fn raised IndexError" in w.error_box.value and w.status.value.startswith("error #1")
+    assert w.error == "conv_fn raised IndexError: index 3 is out of bounds"
+    assert w.error_box.value.count(w.error) == 1 and "traceback" in w.error_box.value
+    assert w.status.value == "error #1: conv_fn raised IndexError: index 3 is out of bounds"
+    assert w.status.layout.display == "none" and w.png() == b""
+    assert_error_shown_once(ConvolutionExplorer(conv_fn=lambda x, w: None),
+                            "conv_fn returned None; expected one array of shape (1, 1, 48, 47) "
+                            "(is a return statement missing?)")
+    assert_error_shown_once(ConvolutionExplorer(conv_fn=lambda x, w: np.zeros((1, 1, 3, 3))),
+                            "conv_fn returned an array of shape (1, 1, 3, 3); expected one array of shape "
+                            "(1, 1, 48, 47) for x of shape (1, 1, 48, 48) and w of shape (1, 1, 1, 2)")
 
-    def flipped(x, w):  # true convolution instead of cross-correlation: differs for sobel
-        return torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w[..., ::-1, ::-1].copy())).numpy()
 
-    w = ConvolutionExplorer(conv_fn=flipped, kernel="sobel x")
-    assert "differ" in w.caption.value
-    w = ConvolutionExplorer(conv_fn=lambda x, w: np.zeros((1, 1, 3, 3)))
-    assert "expected (1, 1, 48, 47)" in w.error_box.value
+def test_a_torch_tensor_is_read_as_an_array():
+    w = ConvolutionExplorer(conv_fn=lambda x, w: torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)))
+    assert w.error is None and w.checks[0].agrees

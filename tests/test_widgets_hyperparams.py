@@ -1,4 +1,7 @@
-"""Headless tests of the hyperparameter explorer against torch's output-size rule."""
+"""Headless tests of the hyperparameter explorer against torch's output-size rule; the student's size_fn
+checked against the reference."""
+
+import html
 
 import numpy as np
 import pytest
@@ -57,13 +60,67 @@ def test_unchanged_values_do_not_redraw():
     assert w.redraw() is False and w.renders == n
 
 
-def test_a_wrong_student_size_function_is_reported():
-    w = HyperparameterExplorer(size_fn=lambda size, k, stride=1, padding=0, dilation=1: (size - k) / stride + 1)
-    assert "3.0 (float)" in w.error_box.value and "expected the int 3" in w.error_box.value
-    assert w.status.value.startswith("error #1")
+def assert_error_shown_once(w, message):
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []
 
+
+def _torch_size(size, kernel_size, stride=1, padding=0, dilation=1):  # correct, independent of the reference
+    x = torch.zeros(1, 1, size, size)
+    return torch.nn.functional.conv2d(x, torch.zeros(1, 1, kernel_size, kernel_size), stride=stride,
+                                      padding=padding, dilation=dilation).shape[-1]
+
+
+def test_a_correct_size_fn_agrees_and_is_called_once_per_redraw():
+    calls = []
+
+    def my_size(size, kernel_size, stride=1, padding=0):  # no dilation: it is passed only when not 1
+        calls.append((size, kernel_size, stride, padding))
+        return _torch_size(size, kernel_size, stride, padding)
+
+    w = HyperparameterExplorer(size_fn=my_size, input_size=7, kernel_size=3, stride=2)
+    assert calls == [(7, 3, 2, 0)]
+    assert [c.text() for c in w.checks] == ["✓ your output size (size_fn) agrees with the reference here"]
+    w.controls["padding"].value = 1
+    assert len(calls) == 2 and w.checks[0].agrees and "✓ your output size" in w.check_box.value
+
+
+def test_a_forgotten_padding_is_drawn_as_it_is_and_said_to_differ():
+    def no_padding(size, kernel_size, stride=1, padding=0):
+        return (size - kernel_size) // stride + 1
+
+    w = HyperparameterExplorer(size_fn=no_padding, input_size=7, kernel_size=3, stride=1, padding=1)
+    message = "✗ your output size (size_fn) differs from the reference here (5 instead of 7)"
+    assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
+    assert w._data["outgrid"].shape == (5, 5)  # the student's answer is drawn
+    padded = w._data["padded"]  # 9 x 9; 5 windows of 3 at stride 1 reach 7 cells: the last 2 are dropped
+    assert (padded[:, 7:] == 2).all() and (padded[4, :7] != 2).all()
+    assert "7×7" in w.caption.value.replace("&times;", "×")  # the caption's formula gives the right size
+
+    w = HyperparameterExplorer(size_fn=lambda size, k, stride=1, padding=0: size, input_size=7, kernel_size=3,
+                               stride=1)
+    assert w.checks[0].text().endswith("(7 instead of 5)")
+    outgrid = w._data["outgrid"]
+    assert outgrid.shape == (7, 7) and (outgrid[5:, :] == 2).all() and (outgrid[:5, :5] != 2).all()
+
+
+def test_a_float_size_is_one_clear_message_and_clears_the_stale_picture():
+    w = HyperparameterExplorer(size_fn=_torch_size)
+    assert w.png() and w.checks[0].agrees
+    w.size_fn = lambda size, k, stride=1, padding=0, dilation=1: (size - k) / stride + 1  # true division
+    w.controls["stride"].value = 1
+    assert_error_shown_once(w, "size_fn returned a float (5.0); expected an int (use // to divide and round down)")
+    w.size_fn = lambda size, k, stride=1, padding=0: (size, k)
+    w.controls["stride"].value = 2
+    assert_error_shown_once(w, "size_fn returned a tuple of 2; expected an int")
+
+
+def test_a_crashing_size_fn_is_shown_once():
     def crashing(*args, **kwargs):
         raise ZeroDivisionError("student bug")
 
     w = HyperparameterExplorer(size_fn=crashing)
-    assert "size_fn raised ZeroDivisionError: student bug" in w.error_box.value
+    assert w.error == "size_fn raised ZeroDivisionError: student bug" and w.status.value.startswith("error #1")
+    assert w.error_box.value.count(w.error) == 1 and w.png() == b"" and w.status.layout.display == "none"

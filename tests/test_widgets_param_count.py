@@ -1,5 +1,7 @@
 """Headless tests of the parameter-count explorer: controls -> state -> picture, clamping, errors."""
 
+import html
+
 import numpy as np
 
 from course_utils.widgets import ParamCountExplorer
@@ -55,27 +57,58 @@ def test_unchanged_values_do_not_redraw():
     assert not np.array_equal(img, figure_to_array(w.fig))
 
 
-def test_a_broken_student_function_shows_its_error_in_the_widget():
+def assert_error_shown_once(w, message):
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []
+
+
+def test_a_broken_student_function_shows_its_error_once():
     def broken_fc(image_size, hidden_units, channels=1, bias=False):
         raise ValueError("oops from student code")
 
     w = ParamCountExplorer(fc_fn=broken_fc)
-    assert "oops from student code" in w.error_box.value
-    assert w.status.value.startswith("error #1: ValueError")
+    assert w.error == "fc_fn raised ValueError: oops from student code"
+    assert w.status.value == "error #1: fc_fn raised ValueError: oops from student code"
+    assert w.error_box.value.count(w.error) == 1 and w.png() == b"" and w.status.layout.display == "none"
+    assert_error_shown_once(ParamCountExplorer(conv_fn=lambda *a: 1.5), "conv_fn returned a float (1.5); "
+                                                                        "expected an int")
 
-    w2 = ParamCountExplorer(conv_fn=lambda *a: 1.5)
-    assert "non-negative integer" in w2.error_box.value
+
+def test_wrong_return_types_are_one_clear_message_and_clear_the_stale_picture():
+    def weights_and_biases(hidden_units, filter_size, channels=1, bias=False):
+        weights = hidden_units * filter_size**2 * channels
+        return (weights, hidden_units) if bias else weights
+
+    w = ParamCountExplorer(lc_fn=weights_and_biases)
+    assert w.png() and w.checks[0].agrees
+    w.controls["bias"].value = True
+    assert_error_shown_once(w, "lc_fn returned a tuple of 2; expected an int")
+    w.controls["bias"].value = False
+    assert w.error is None and w.png() and w.checks[0].agrees
 
 
-def test_student_functions_are_used():
+def test_student_functions_are_used_and_checked():
     calls = []
 
-    def my_conv(num_filters, filter_size, channels=1, bias=False):
-        calls.append((num_filters, filter_size))
-        return 42
+    def my_conv(num_filters, filter_size, channels=1, bias=False):  # forgets the channels
+        calls.append((num_filters, filter_size, channels, bias))
+        return num_filters * filter_size**2
 
-    w = ParamCountExplorer(conv_fn=my_conv)
-    assert dict(w.state.counts)["convolutional"] == 42 and calls
+    def my_fc(image_size, hidden_units, channels=1, bias=False):  # right
+        return image_size**2 * channels * hidden_units + (hidden_units if bias else 0)
+
+    w = ParamCountExplorer(conv_fn=my_conv, fc_fn=my_fc)
+    assert calls == [(100, 10, 1, False)] and dict(w.state.counts)["convolutional"] == 10_000
+    assert [c.text() for c in w.checks] == [
+        "✓ your fully connected count (fc_fn) agrees with the reference here",
+        "✓ your convolutional count (conv_fn) agrees with the reference here"]
+    w.controls["channels"].value = 3
+    message = "✗ your convolutional count (conv_fn) differs from the reference here (10,000 instead of 30,000)"
+    assert w.checks[1].text() == message and html.escape(message) in w.check_box.value
+    assert dict(w.state.counts)["convolutional"] == 10_000 and "10,000" in w.caption.value  # the student's count
+    assert w.checks[0].agrees
 
 
 def test_displays_itself():

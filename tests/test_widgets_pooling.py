@@ -1,4 +1,7 @@
-"""Headless tests of the pooling explorer: pooled maps against torch, winners, the shift, errors."""
+"""Headless tests of the pooling explorer: pooled maps against torch, winners, the shift, the student's
+pool_fn checked against the reference, errors."""
+
+import html
 
 import numpy as np
 import pytest
@@ -48,13 +51,109 @@ def test_bounds_and_no_redraw_when_unchanged():
     assert w.redraw() is False and w.renders == n
 
 
-def test_student_pool_errors_are_shown():
+def _torch_maxpool(x, kernel_size, stride=None):  # a correct student pool, independent of the reference
+    return torch.nn.functional.max_pool2d(torch.tensor(x), kernel_size, stride).numpy()
+
+
+def _torch_avgpool(x, kernel_size, stride=None):  # average pooling, handed in as if it were max pooling
+    return torch.nn.functional.avg_pool2d(torch.tensor(x), kernel_size, stride).numpy()
+
+
+def _red(w, key="x"):
+    """The pixels drawn red (window winners) in the input panel."""
+    rgb = w.fig._cu_artists[key].get_array()
+    return np.all(np.isclose(rgb, [1.0, 0.25, 0.1]), axis=-1)
+
+
+def assert_error_shown_once(w, message):
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1 and "traceback" not in w.error_box.value
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []
+
+
+def test_a_correct_pool_fn_agrees_and_is_called_once_per_redraw():
+    calls = []
+
+    def my_maxpool(x, kernel_size, stride=None):
+        calls.append(x.shape)
+        return _torch_maxpool(x, kernel_size, stride)
+
+    w = PoolingExplorer(pool_fn=my_maxpool)
+    assert calls == [(2, 1, 16, 16)]  # the image and the shifted image, in one batch
+    assert [c.text() for c in w.checks] == ["✓ your max pooling (pool_fn) agrees with the reference here"]
+    assert "✓ your max pooling (pool_fn) agrees" in w.check_box.value
+    w.controls["shift"].value = 2
+    assert len(calls) == 2
+    assert (_red(w) == winners(image("digit 3"), 2, 2)).all()  # right answer: the reference's winners
+    w.controls["mode"].value = "avg"  # no avg_pool_fn given: the reference, nothing to check
+    assert len(calls) == 2 and w.checks == [] and w.check_box.value == ""
+
+
+def test_average_pooling_given_as_max_is_drawn_as_it_is_and_said_to_differ():
+    w = PoolingExplorer(pool_fn=_torch_avgpool)
+    x = torch.tensor(np.stack([image("digit 3"), np.pad(image("digit 3"), ((0, 0), (1, 0)))[:, :16]]))[:, None]
+    diff = (torch.nn.functional.max_pool2d(x, 2) - torch.nn.functional.avg_pool2d(x, 2)).abs().max().item()
+    message = f"✗ your max pooling (pool_fn) differs from the reference here (max abs difference {diff:.3g})"
+    assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
+    # what is drawn is the student's output: the averages, and as winners only pixels equal to them
+    averages = torch.nn.functional.avg_pool2d(x, 2).numpy()
+    np.testing.assert_allclose(w.fig._cu_artists["p"].get_array(), averages[0, 0], atol=1e-12)
+    np.testing.assert_allclose(w._data["changed"], np.abs(averages[0, 0] - averages[1, 0]), atol=1e-12)
+    drawn = _red(w)
+    assert (drawn == winners(image("digit 3"), 2, 2, averages[0, 0])).all()
+    assert drawn.sum() < winners(image("digit 3"), 2, 2).sum()  # not the reference's winners
+
+
+def test_pool_fn_returning_out_and_cache_is_one_clear_message():
+    w = PoolingExplorer(pool_fn=lambda x, k, stride=None: (_torch_maxpool(x, k, stride), {"x": x}))
+    assert_error_shown_once(w, "pool_fn returned a tuple of 2; expected one array of shape (2, 1, 8, 8) "
+                               "(return out alone, not (out, cache))")
+
+
+def test_a_wrong_shape_clears_the_stale_picture_and_a_fix_brings_it_back():
+    def forgets_stride(x, kernel_size, stride=None):  # right only when stride == kernel_size
+        return _torch_maxpool(x, kernel_size)
+
+    w = PoolingExplorer(pool_fn=forgets_stride)
+    assert w.error is None and w.png() and w.checks[0].agrees
+    w.controls["stride"].value = 1
+    assert_error_shown_once(w, "pool_fn returned an array of shape (2, 1, 8, 8); expected one array of shape "
+                               "(2, 1, 15, 15) for x of shape (2, 1, 16, 16) (the image and the shifted image), "
+                               "kernel_size=2, stride=1")
+    w.controls["stride"].value = 2
+    assert w.error is None and w.png() and w.image.layout.display is None and w.caption.value
+    assert w.checks[0].agrees and w.error_box.value == ""
+
+
+def test_student_pool_errors_are_shown_once():
     def broken(x, kernel_size, stride=None, padding=0):
         raise NotImplementedError("write maxpool2d_forward first")
 
     w = PoolingExplorer(pool_fn=broken)
-    assert "pool_fn raised NotImplementedError" in w.error_box.value
+    assert w.error == "pool_fn raised NotImplementedError: write maxpool2d_forward first"
+    assert w.error_box.value.count(html.escape(w.error)) == 1 and "traceback" in w.error_box.value
+    assert w.png() == b"" and w.caption.value == w.check_box.value == ""
+    assert w.status.layout.display == "none"  # the status text is for the browser tests, not shown
     w.controls["mode"].value = "avg"  # the reference average pool works: the error goes away
-    assert w.error is None and w.error_box.value == ""
-    w = PoolingExplorer(pool_fn=lambda x, k, stride=None: x)
-    assert "expected (1, 1, 8, 8)" in w.error_box.value
+    assert w.error is None and w.error_box.value == "" and w.png()
+    w = PoolingExplorer(avg_pool_fn=lambda x, k, stride=None: x, mode="avg")
+    assert_error_shown_once(w, "avg_pool_fn returned an array of shape (2, 1, 16, 16); expected one array of "
+                               "shape (2, 1, 8, 8) for x of shape (2, 1, 16, 16) (the image and the shifted "
+                               "image), kernel_size=2, stride=2")
+
+
+def test_a_float32_pool_fn_agrees_and_its_winners_are_the_reference_winners():
+    w = PoolingExplorer(pool_fn=lambda x, k, stride=None: _torch_maxpool(x.astype(np.float32), k, stride))
+    assert w._data["pooled"].dtype == np.float32 and w.checks[0].agrees
+    assert (_red(w) == winners(image("digit 3"), 2, 2)).all() and _red(w).any()
+
+
+def test_changing_the_input_in_place_does_not_change_the_picture():
+    def scribbles(x, kernel_size, stride=None):
+        out = _torch_maxpool(x, kernel_size, stride)
+        x[:] = 0.0
+        return out
+
+    w = PoolingExplorer(pool_fn=scribbles)
+    assert w.checks[0].agrees and image("digit 3").max() > 0  # the cached image is intact

@@ -1,4 +1,7 @@
-"""Headless tests of the receptive-field explorer: analytic boxes against autograd, for every map."""
+"""Headless tests of the receptive-field explorer: analytic boxes against autograd, for every map; the
+student's rf_fn checked against the reference."""
+
+import html
 
 import pytest
 
@@ -59,18 +62,81 @@ def test_unchanged_values_do_not_redraw():
     assert w.redraw() is False and w.renders == n
 
 
-def test_a_wrong_student_rf_fn_disagrees_and_a_crash_is_shown():
+def assert_error_shown_once(w, message):
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []
+
+
+def test_boxes_on_every_map_follow_from_one_call_as_from_each_sub_stack():
+    # the box on map m comes from the records of the whole stack; the rule applied to the layers after map m
+    # alone must give the same box
+    for stack in STACKS:
+        size, layers = layers_of(stack, 5, 2)
+        for layer in range(len(layers)):
+            d = compute(make_state(stack=stack, layer=layer, row=1, col=2))
+            for m in range(layer + 1):
+                rf = receptive_field([tuple(x[1:]) for x in layers[m:layer + 1]])[-1]
+                r0 = int(round(rf.start + 1 * rf.jump - (rf.size - 1) / 2))
+                c0 = int(round(rf.start + 2 * rf.jump - (rf.size - 1) / 2))
+                assert d["boxes"][m] == (r0, r0 + rf.size - 1, c0, c0 + rf.size - 1, rf.size), (stack, layer, m)
+
+
+def test_a_correct_rf_fn_agrees_and_is_called_once_per_redraw():
+    calls = []
+
+    def my_rf(layers):
+        calls.append(list(layers))
+        return receptive_field(layers)
+
+    w = ReceptiveFieldExplorer(rf_fn=my_rf, stack="AlexNet-like (227 x 227)", layer=7)
+    assert calls == [[(11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 1, 1), (3, 1, 1), (3, 2, 0)]]
+    assert [c.text() for c in w.checks] == ["✓ your receptive field (rf_fn) agrees with the reference here"]
+    w.controls["row"].value = 2
+    assert len(calls) == 2 and "agree=True" in w.status.value
+
+
+def test_a_wrong_rf_fn_is_drawn_as_it_is_and_said_to_differ():
     def off_by_one(layers):
         return [r._replace(size=r.size + 1) for r in receptive_field(layers)]
 
-    w = ReceptiveFieldExplorer(rf_fn=off_by_one)
-    assert "agree=False" in w.status.value and "differ" in w.caption.value
+    w = ReceptiveFieldExplorer(rf_fn=off_by_one)  # lecture stack, conv 5 then pool 2, unit (6, 6)
+    message = "✗ your receptive field (rf_fn) differs from the reference here (layer 1: size 6 instead of 5)"
+    assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
+    assert w._data["size"] == 7 and "field=7x7 agree=False" in w.status.value  # the student's box is drawn
+    box = w.fig._cu_artists["boxes"][0]
+    assert (box.get_width(), box.get_height()) == (7, 7)
+    assert "differ" in w.caption.value  # and autograd disagrees with it too
 
+
+def test_wrong_rf_fn_results_are_one_clear_message_and_clear_the_stale_picture():
+    def sizes_only(layers):  # the notebook's my_receptive_field_sizes: sizes, no jump or start
+        return [r.size for r in receptive_field(layers)]
+
+    w = ReceptiveFieldExplorer()
+    assert w.png()
+    w.rf_fn = sizes_only
+    w.controls["row"].value = 3
+    assert_error_shown_once(w, "rf_fn returned a list whose item 0 is an int (5); expected a list of 2 records "
+                               "with .size, .jump, .start (one per layer)")
+    w.rf_fn = lambda layers: receptive_field(layers)[-1]  # the last record alone
+    w.controls["row"].value = 4
+    assert_error_shown_once(w, "rf_fn returned a ReceptiveField of 3; expected a list of 2 records with .size, "
+                               ".jump, .start (one per layer)")
+    w.rf_fn = lambda layers: [(r.size, r.jump, r.start) for r in receptive_field(layers)]  # plain tuples: fine
+    w.controls["row"].value = 5
+    assert w.error is None and w.png() and w.checks[0].agrees
+
+
+def test_a_crashing_rf_fn_is_shown_once():
     def crash(layers):
         raise KeyError("jump")
 
     w = ReceptiveFieldExplorer(rf_fn=crash)
-    assert "rf_fn raised KeyError" in w.error_box.value
+    assert w.error == "rf_fn raised KeyError: 'jump'" and w.status.value == f"error #1: {w.error}"
+    assert w.error_box.value.count(html.escape(w.error)) == 1 and w.png() == b""
+    assert w.status.layout.display == "none"
 
 
 def test_clicking_a_unit_on_the_map_selects_it():

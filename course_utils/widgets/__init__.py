@@ -1,9 +1,11 @@
 """Interactive explorers for the lecture's ideas, driven by the student's own functions.
 
 Each widget lives in its own module as model (plain NumPy state, clamped) -> pure ``draw(state)`` -> thin
-ipywidgets view (see ``_view.py``). An instance displays itself when it is the last expression of a cell;
-after each redraw its status line reads ``rendered ... #n``; errors raised by the functions it was given
-(``conv_fn=``, ``pool_fn=``, ``rf_fn=``, ...) are shown inside the widget.
+ipywidgets view (see ``_view.py``). An instance displays itself when it is the last expression of a cell.
+A function given to it (``conv_fn=``, ``pool_fn=``, ``size_fn=``, ``rf_fn=``, ``fc_fn=`` ...) is what it
+draws, and a line says whether it agrees with the course reference at the current setting; a wrong return
+type or shape, or an error raised by it, is shown once in place of the picture. After each redraw a hidden
+status label (class ``cu-status``, for the browser tests) reads ``rendered ... #n``.
 
 - ``ParamCountExplorer``      fully connected / locally connected / conv parameter counts (slides 8, 9, 23)
 - ``ConvolutionExplorer``     a kernel sliding over a photo: dot product, response map (slides 22, 32)

@@ -9,15 +9,24 @@ Each widget module has three parts (see ../shared/STYLE.md):
 
 The picture is rendered to PNG (Agg, no pyplot, no backend needed) and shown in an ``ipywidgets.Image``, so
 it works the same in JupyterLab, in a headless test and whatever ``MPLBACKEND`` is. After every redraw the
-status label reads e.g. ``"rendered k=7 #3"`` (browser tests wait on that text). An exception raised while
-computing (usually by the student's own function) is shown inside the widget, never lost in a log.
+status label reads e.g. ``"rendered k=7 #3"``: machine-readable text for the browser tests, kept in the page
+(class ``cu-status``) but hidden from the student. An exception raised while computing (usually by the
+student's own function) is shown once inside the widget, in place of the picture, never lost in a log.
+
+The function under study (``conv_fn=``, ``pool_fn=``, ``size_fn=`` ...) is called through
+:func:`checked_call`: once per redraw, its result checked for type and shape (a wrong one is one clear
+:class:`StudentResultError`) and compared with the course reference at the current setting (a
+:class:`Check`, shown as one line: "✓ your max pooling (pool_fn) agrees with the reference here").
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 import traceback
+from collections import namedtuple
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
@@ -153,14 +162,19 @@ class Explorer:
         self.renders = 0  # how many times the picture was redrawn (errors count too)
         self.error: str | None = None  # the last error message, or None
         self.fig: Figure | None = None
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
-        self.status = widgets.Label(value="not rendered yet")
+        # hidden until there is a picture (an empty Image shows a broken-image icon)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
+        # for the browser tests, not for the student: in the page (class cu-status) but never displayed
+        self.status = widgets.Label(value="not rendered yet", layout=widgets.Layout(display="none"))
         self.status.add_class("cu-status")
         self.error_box = widgets.HTML(value="")
         self.error_box.add_class("cu-error")
         self.title = widgets.HTML(value=f"<b>{html.escape(title)}</b>" if title else "")
         self.caption = widgets.HTML(value="")  # numbers shown as text (text in HTML costs nothing to draw)
         self.caption.add_class("cu-caption")
+        self.checks: list[Check] = []  # render() sets one Check per function under study (none: reference)
+        self.check_box = widgets.HTML(value="")  # those checks, one line each
+        self.check_box.add_class("cu-check")
         self.controls: dict[str, widgets.Widget] = {}
         self._syncing = False
 
@@ -169,8 +183,8 @@ class Explorer:
         """Observe every control, lay the widget out and draw it once."""
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        children = [self.title, controls_box, self.caption, self.image, *(extra or []), self.status,
-                    self.error_box]
+        children = [self.title, controls_box, self.caption, self.check_box, self.image, *(extra or []),
+                    self.status, self.error_box]
         self.widget = widgets.VBox([c for c in children if c is not None])
         self.widget.add_class("cu-explorer")
         self.redraw()
@@ -217,6 +231,7 @@ class Explorer:
         if state == self.state and self.error is None:
             return False
         self.state = state
+        self.checks = []
         try:
             self.fig = self.render(state)
             png = figure_to_png(self.fig)
@@ -225,7 +240,9 @@ class Explorer:
             return True
         self.image.value = png
         self.image.width = str(int(self.fig.get_figwidth() * self.fig.dpi))  # no upscaling (blurry)
+        self.image.layout.display = None
         self.caption.value = self.describe_html(state)
+        self.check_box.value = checks_html(self.checks)
         self.error = None
         self.error_box.value = ""
         self.renders += 1
@@ -233,15 +250,25 @@ class Explorer:
         return True
 
     def _show_error(self, exc: BaseException) -> None:
+        """Show the error once, in place of the picture: the old picture, caption and checks would be stale."""
         self.renders += 1
-        self.error = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, StudentCodeError):  # show the student's own frames, not the widget's
-            exc = exc.original
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
+        self.image.value = b""
+        self.image.layout.display = "none"
+        self.caption.value = self.check_box.value = ""
+        self.checks = []
+        if isinstance(exc, (StudentCodeError, StudentResultError)):  # the message names the function
+            self.error = str(exc)
+        else:
+            self.error = f"{type(exc).__name__}: {exc}"
+        details = ""
+        if not isinstance(exc, StudentResultError):  # a wrong result: the widget's frames would not help
+            if isinstance(exc, StudentCodeError):  # show the student's own frames, not the widget's
+                exc = exc.original
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
+            details = f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details>"
         self.error_box.value = (
             "<div style='color:#b00020;border:1px solid #b00020;padding:4px'>"
-            f"<b>{html.escape(self.error)}</b>"
-            f"<details><summary>traceback</summary><pre>{html.escape(tb)}</pre></details></div>"
+            f"<b>{html.escape(self.error)}</b>{details}</div>"
         )
         self.status.value = f"error #{self.renders}: {self.error}"
 
@@ -250,6 +277,7 @@ class Explorer:
         raise NotImplementedError
 
     def render(self, state) -> Figure:  # pragma: no cover - abstract
+        """State -> Figure; sets ``self.checks`` to the Checks of the functions under study it called."""
         raise NotImplementedError
 
     def describe(self, state) -> str:  # pragma: no cover - abstract
@@ -293,6 +321,7 @@ def set_image(im, arr: np.ndarray, vmin: float | None = None, vmax: float | None
         im.set_clim(lo, hi if hi > lo else lo + 1e-12)
 
 
+# -- the function under study: called once, its result checked, then compared with the course reference ------
 class StudentCodeError(Exception):
     """An exception raised inside a function passed to a widget (``conv_fn=`` ...), with that name attached."""
 
@@ -301,12 +330,194 @@ class StudentCodeError(Exception):
         self.name, self.original = name, exc
 
 
+class StudentResultError(ValueError):
+    """A function passed to a widget returned the wrong type or shape. The message names the function, what
+    it returned and what was expected: ``conv_fn returned a tuple of 2; expected one array of shape
+    (1, 1, 6, 6)``."""
+
+
 def student_call(name: str, fn, *args, **kwargs):
     """Call a function given to a widget (often the student's own); wrap its errors in StudentCodeError."""
     try:
         return fn(*args, **kwargs)
     except Exception as exc:
         raise StudentCodeError(name, exc) from exc
+
+
+class Check(NamedTuple):
+    """How the function given as ``name`` compares with the course reference at the widget's current setting.
+
+    ``what``: what it computes, in words ("max pooling"); ``detail``: None when it agrees, otherwise how it
+    differs ("max abs difference 0.42", "4 instead of 3").
+    """
+
+    name: str
+    what: str
+    detail: str | None
+
+    @property
+    def agrees(self) -> bool:
+        return self.detail is None
+
+    def text(self) -> str:
+        """One line: "✓ your max pooling (pool_fn) agrees with the reference here" or "✗ ... differs ..."."""
+        if self.agrees:
+            return f"✓ your {self.what} ({self.name}) agrees with the reference here"
+        return f"✗ your {self.what} ({self.name}) differs from the reference here ({self.detail})"
+
+
+def checks_html(checks) -> str:
+    """The checks as HTML, one line each (green when it agrees, red and bold when it differs)."""
+    lines = []
+    for check in checks:
+        text = html.escape(check.text())
+        lines.append(f"<div style='color:#1b7a35'>{text}</div>" if check.agrees else
+                     f"<div style='color:#b00020'><b>{text}</b></div>")
+    return "".join(lines)
+
+
+def _kind(value) -> str:
+    """A returned value in words, for messages: 'None', 'a tuple of 2', 'an array of shape (3, 3)', 'a float
+    (3.0)'."""
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    if isinstance(value, (bool, int, float, np.number)):
+        return f"{article} {name} ({value})"
+    return f"{article} {name}"
+
+
+class Expect:
+    """What a function under study must return. ``read(name, got)`` checks the type and shape and returns
+    the value in a standard form (or raises :class:`StudentResultError`); ``differ(mine, ref)`` returns None
+    when the two agree, otherwise a few words on how they differ."""
+
+    def read(self, name: str, got):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def differ(self, mine, ref) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class OneArray(Expect):
+    """One array of ``shape`` (a NumPy array, or anything ``np.asarray`` reads, e.g. a torch tensor), read as
+    floats of its own precision (ints as float64). ``given``: the inputs, quoted when the shape is wrong
+    ("for x of shape (1, 1, 48, 48)"). Agreement allows for that precision (float32 is not a mistake)."""
+
+    def __init__(self, shape: tuple[int, ...], given: str = ""):
+        self.shape, self.given = tuple(shape), given
+
+    def read(self, name: str, got) -> np.ndarray:
+        expected = f"expected one array of shape {self.shape}"
+        if isinstance(got, (tuple, list)):
+            hint = ""
+            if isinstance(got, tuple) and len(got) >= 2 and getattr(got[0], "shape", None) == self.shape:
+                hint = " (return out alone, not (out, cache))"
+            raise StudentResultError(f"{name} returned {_kind(got)}; {expected}{hint}")
+        if not (isinstance(got, np.ndarray) or hasattr(got, "__array__")):
+            hint = " (is a return statement missing?)" if got is None else ""
+            raise StudentResultError(f"{name} returned {_kind(got)}; {expected}{hint}")
+        try:
+            arr = np.asarray(got)
+        except Exception as exc:  # e.g. a torch tensor that requires grad
+            raise StudentResultError(f"{name} returned {_kind(got)} that NumPy cannot read ({exc}); "
+                                     f"{expected}") from None
+        if arr.dtype.kind not in "biuf":
+            raise StudentResultError(f"{name} returned an array of {arr.dtype} values; {expected} of numbers")
+        if arr.shape != self.shape:
+            raise StudentResultError(f"{name} returned an array of shape {arr.shape}; {expected}{self.given}")
+        return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+    def differ(self, mine: np.ndarray, ref: np.ndarray) -> str | None:
+        if not np.isfinite(mine).all():
+            return "your output holds NaN or inf"
+        diff = np.abs(mine.astype(np.float64) - ref)
+        scale = max(1.0, float(np.abs(ref).max(initial=0.0)))
+        if diff.size == 0 or diff.max() <= tolerance(mine.dtype) * scale:
+            return None
+        return f"max abs difference {float(diff.max()):.3g}"
+
+
+def tolerance(dtype) -> float:
+    """Relative tolerance for results computed in floats of ``dtype``: 1e-6 for float64, ~1e-5 for float32."""
+    return max(1e-6, 100 * float(np.finfo(dtype).eps))
+
+
+class OneInt(Expect):
+    """One int (Python or NumPy; not a bool). ``float_hint``: added when a float comes back."""
+
+    def __init__(self, float_hint: str = ""):
+        self.float_hint = float_hint
+
+    def read(self, name: str, got) -> int:
+        if isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_)):
+            return int(got)
+        hint = f" ({self.float_hint})" if self.float_hint and isinstance(got, (float, np.floating)) else ""
+        hint = " (is a return statement missing?)" if got is None else hint
+        raise StudentResultError(f"{name} returned {_kind(got)}; expected an int{hint}")
+
+    def differ(self, mine: int, ref: int) -> str | None:
+        return None if mine == ref else f"{mine:,} instead of {ref:,}"
+
+
+class Records(Expect):
+    """A list of ``n`` records, one per ``item`` (e.g. per layer), with the number fields ``fields``
+    (attributes such as ``.size``, or plain tuples in that order); read as namedtuples."""
+
+    def __init__(self, n: int, fields: tuple[str, ...], item: str = "layer"):
+        self.n, self.fields, self.item = n, tuple(fields), item
+        self.record = namedtuple("Record", self.fields)
+
+    def read(self, name: str, got) -> list:
+        attrs = ", ".join(f".{f}" for f in self.fields)
+        expected = f"expected a list of {self.n} records with {attrs} (one per {self.item})"
+        if isinstance(got, (str, bytes)) or not isinstance(got, (list, tuple)) or len(got) != self.n:
+            raise StudentResultError(f"{name} returned {_kind(got)}; {expected}")
+        records = []
+        for i, item in enumerate(got):
+            if all(hasattr(item, f) for f in self.fields):
+                values = [getattr(item, f) for f in self.fields]
+            elif isinstance(item, (tuple, list)) and len(item) == len(self.fields):
+                values = list(item)
+            else:
+                raise StudentResultError(f"{name} returned a list whose item {i} is {_kind(item)}; {expected}")
+            for field, v in zip(self.fields, values):
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)) \
+                        or not np.isfinite(v):
+                    raise StudentResultError(f"{name} returned a list whose item {i} has {field} = {v!r}; "
+                                             f"{expected}, each a finite number")
+            records.append(self.record(*(v.item() if isinstance(v, np.number) else v for v in values)))
+        return records
+
+    def differ(self, mine: list, ref: list) -> str | None:
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            for field in self.fields:
+                x, y = getattr(a, field), getattr(b, field)
+                if abs(x - y) > 1e-9 * max(1.0, abs(y)):
+                    return f"{self.item} {i + 1}: {field} {x:g} instead of {y:g}"
+        return None
+
+
+def checked_call(name: str, fn, reference, *args, expect: Expect, what: str, **kwargs):
+    """Call the function under study once and compare its result with the course reference's.
+
+    ``fn``: the function given to the widget as ``name`` (e.g. ``pool_fn``), or None to show the reference
+    alone (nothing to check). ``expect``: the result's type and shape (:class:`OneArray`, :class:`OneInt`,
+    :class:`Records`). ``what``: what it computes, in words. Returns ``(result, check)``: the function's own
+    result, read by ``expect``, and a :class:`Check` (None when ``fn`` is None). Raises StudentCodeError
+    when ``fn`` raises, StudentResultError when its result has the wrong type or shape. The function gets
+    copies of the arguments: changing them in place cannot change what the reference or the widget sees.
+    """
+    if fn is None:
+        return expect.read(name, reference(*args, **kwargs)), None
+    mine = expect.read(name, student_call(name, fn, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
+    ref = expect.read(f"the reference for {name}", reference(*args, **kwargs))
+    return mine, Check(name, what, expect.differ(mine, ref))
 
 
 class torch_single_thread:

@@ -3,7 +3,8 @@
 Pick a photo and a kernel (a preset or typed in), move the window: the panel shows the window on the
 image, the window's pixels times the kernel (their sum is the dot product = one output value), and the
 whole response map with the current position marked. The response map comes from ``conv_fn`` (your own
-``conv2d_forward`` or the reference), and the widget checks its value at the window against the dot product.
+``conv2d_forward`` or the reference); the widget checks its value at the window against the dot product, and
+a line above the picture says whether the whole map agrees with the course reference.
 
     from course_utils.widgets import ConvolutionExplorer
     ConvolutionExplorer(conv_fn=my_conv2d_forward, kernel="sobel x")
@@ -19,7 +20,16 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.widgets._view import Explorer, animate, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.widgets._view import (
+    Explorer,
+    OneArray,
+    animate,
+    checked_call,
+    clamp_int,
+    image_axes,
+    prepare,
+    set_image,
+)
 
 KERNELS: dict[str, tuple[tuple[float, ...], ...]] = {
     "edge [-1, 1]": ((-1.0, 1.0),),
@@ -74,26 +84,29 @@ def make_state(**values) -> State:
 
 
 @functools.lru_cache(maxsize=8)
-def _response(conv_fn, name: str, kernel) -> np.ndarray:
+def _response(conv_fn, name: str, kernel):
+    """(response map (H-KH+1, W-KW+1), Check or None): one call of conv_fn per photo and kernel (cached)."""
+    from course_utils import reference
+
     x = photo(name)[None, None]
     w = np.array(kernel, dtype=np.float64)[None, None]
-    out = np.asarray(student_call("conv_fn", conv_fn, x, w))
-    expected = (1, 1, SIZE - w.shape[2] + 1, SIZE - w.shape[3] + 1)
-    if out.shape != expected:
-        raise ValueError(f"conv_fn returned shape {out.shape} for x {x.shape} and w {w.shape}; expected {expected}")
-    return out[0, 0]
+    expect = OneArray((1, 1, SIZE - w.shape[2] + 1, SIZE - w.shape[3] + 1),
+                      f" for x of shape {x.shape} and w of shape {w.shape}")
+    out, check = checked_call("conv_fn", conv_fn, reference.conv2d_forward, x, w, expect=expect,
+                              what="convolution")
+    return out[0, 0], check
 
 
 def compute(state: State, conv_fn=None) -> dict:
-    """Everything shown: image, window pixels, products, dot product, response map (from conv_fn)."""
-    from course_utils import reference
-
+    """Everything shown: image, window pixels, products, dot product, response map (from conv_fn) and the
+    Check of conv_fn against the course reference (none when conv_fn is None: the reference itself)."""
     img = photo(state.photo)
     k = np.array(state.kernel)
     patch = img[state.row:state.row + k.shape[0], state.col:state.col + k.shape[1]]
-    response = _response(conv_fn or reference.conv2d_forward, state.photo, state.kernel)
+    response, check = _response(conv_fn, state.photo, state.kernel)
     return {"image": img, "kernel": k, "products": patch * k, "dot": float(np.sum(patch * k)),
-            "response": response, "at_window": float(response[state.row, state.col])}
+            "response": response, "at_window": float(response[state.row, state.col]),
+            "checks": [check] if check else []}
 
 
 def _build(fig: Figure) -> dict:
@@ -107,11 +120,12 @@ def _build(fig: Figure) -> dict:
     return {"img": im_img, "window": window, "prod": im_prod, "res": im_res, "marker": marker}
 
 
-def draw(state: State, fig: Figure | None = None, conv_fn=None) -> Figure:
+def draw(state: State, fig: Figure | None = None, conv_fn=None, data: dict | None = None) -> Figure:
     """Three panels: photo with the window, the products of the window's pixels and the kernel, the
-    response map with the current position marked. Returns the Figure."""
+    response map with the current position marked. ``data``: ``compute(state, conv_fn)`` if already
+    computed. Returns the Figure."""
     fig, art = prepare(fig, (9.0, 3.3), _build)
-    d = compute(state, conv_fn)
+    d = data if data is not None else compute(state, conv_fn)
     kh, kw = d["kernel"].shape
     set_image(art["img"], d["image"], 0.0, 1.0)
     art["window"].set_bounds(state.col - 0.5, state.row - 0.5, kw, kh)
@@ -161,7 +175,8 @@ class ConvolutionExplorer(Explorer):
 
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.conv_fn)
-        return draw(state, self.fig, self.conv_fn)
+        self.checks = self._data["checks"]
+        return draw(state, self.fig, data=self._data)
 
     def describe_html(self, state: State) -> str:
         d = self._data

@@ -4,6 +4,8 @@ The output size along one axis is ``floor((H + 2*padding - dilation*(kernel-1) -
 rule torch uses. When the stride does not divide evenly, the last rows/columns of the (padded) input are
 covered by no window: they are dropped (rounded down). The picture shows the padded input (padding grey,
 input white, the dropped cells red), the chosen window (blue) and the output grid (the chosen unit blue).
+Both are drawn from the output size ``size_fn`` gives; a line above the picture says whether it agrees with
+the course reference (output cells where no window fits are red).
 
     from course_utils.widgets import HyperparameterExplorer
     HyperparameterExplorer()                         # size_fn = course_utils.reference.conv_output_size
@@ -18,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.widgets._view import Explorer, OneInt, checked_call, clamp_int, image_axes, prepare, set_image
 
 BOUNDS = {"input_size": (1, 32), "kernel_size": (1, 11), "stride": (1, 8), "padding": (0, 8), "dilation": (1, 4)}
 
@@ -53,38 +55,52 @@ def make_state(**values) -> State:
     return State(size, kernel, stride, padding, dilation, window)
 
 
-def grids(state: State, size_fn=None):
-    """The picture's data: (padded input codes (Hp, Hp), output codes (Ho, Ho), output size).
+MAX_SHOWN = 64  # at most this many output cells per side are drawn (a wrong size_fn may give any number)
 
-    Codes: 0 padding, 1 input, 2 dropped (no window reaches it), 3 in the highlighted window; output: 1/3.
-    ``size_fn`` (the function under test, default course_utils.reference.conv_output_size) gives the output
-    size that is shown; the widget checks it against its own rule.
-    """
+
+def compute(state: State, size_fn=None) -> dict:
+    """The output size from ``size_fn`` (default course_utils.reference.conv_output_size; one call), its
+    Check against the reference, and the picture's grids drawn from it (see :func:`grids`)."""
     from course_utils import reference
 
-    size_fn = size_fn or reference.conv_output_size
     s = state
     # dilation is passed only when it is used, so a student's size_fn(size, kernel, stride, padding) works too
     extra = {"dilation": s.dilation} if s.dilation != 1 else {}
-    out = student_call("size_fn", size_fn, s.input_size, s.kernel_size, stride=s.stride, padding=s.padding, **extra)
-    expected = output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
-    if isinstance(out, bool) or not isinstance(out, (int, np.integer)) or out != expected:
-        raise ValueError(f"size_fn returned {out!r} ({type(out).__name__}) for input {s.input_size}, "
-                         f"kernel {s.kernel_size}, stride {s.stride}, padding {s.padding}, dilation {s.dilation}; "
-                         f"expected the int {expected}")
+    out, check = checked_call("size_fn", size_fn, reference.conv_output_size, s.input_size, s.kernel_size,
+                              stride=s.stride, padding=s.padding, **extra,
+                              expect=OneInt(float_hint="use // to divide and round down"), what="output size")
+    padded, outgrid, _ = grids(state, out)
+    return {"padded": padded, "outgrid": outgrid, "out": out, "checks": [check] if check else []}
+
+
+def grids(state: State, out: int | None = None):
+    """The picture's data: (padded input codes (Hp, Hp), output codes (n, n), output size).
+
+    ``out``: the output size to draw (e.g. a student's size_fn's answer); default: the widget's own rule.
+    Codes: 0 padding, 1 input, 2 dropped (no window reaches it), 3 in the highlighted window; output: 1,
+    2 where no window fits (``out`` too large), 3 the highlighted unit. The highlighted window is
+    ``state.window`` (row-major) among the windows that really fit.
+    """
+    s = state
+    true_out = output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
+    out = true_out if out is None else out
     hp = s.input_size + 2 * s.padding
     padded = np.zeros((hp, hp), dtype=int)
     padded[s.padding:s.padding + s.input_size, s.padding:s.padding + s.input_size] = 1
     span = s.dilation * (s.kernel_size - 1) + 1
-    reach = (out - 1) * s.stride + span  # cells reached by some window along one axis
+    reach = min(max((out - 1) * s.stride + span, 0), hp) if out > 0 else 0  # cells reached along one axis
     dropped = np.zeros(hp, dtype=bool)
     dropped[reach:] = True
     padded[dropped[:, None] | dropped[None, :]] = 2
-    r, c = divmod(s.window, out)
+    r, c = divmod(s.window, true_out)
     taps = np.arange(s.kernel_size) * s.dilation
     padded[np.ix_(r * s.stride + taps, c * s.stride + taps)] = 3
-    outgrid = np.ones((out, out), dtype=int)
-    outgrid[r, c] = 3
+    n = min(max(out, 0), MAX_SHOWN)
+    outgrid = np.ones((n, n), dtype=int)
+    outgrid[true_out:, :] = 2
+    outgrid[:, true_out:] = 2
+    if r < n and c < n:
+        outgrid[r, c] = 3
     return padded, outgrid, out
 
 
@@ -103,19 +119,23 @@ def cells_to_rgb(codes: np.ndarray, cell: int = 12) -> np.ndarray:
 
 def _build(fig: Figure) -> dict:
     ax_in, im_in = image_axes(fig, (0.02, 0.05, 0.55, 0.82), "padded input (grey: padding, red: dropped)")
-    ax_out, im_out = image_axes(fig, (0.62, 0.05, 0.36, 0.82), "output")
+    ax_out, im_out = image_axes(fig, (0.62, 0.05, 0.36, 0.82), "output (red: no window fits)")
     return {"in": im_in, "out": im_out}
 
 
-def draw(state: State, fig: Figure | None = None, size_fn=None) -> Figure:
-    """Padded input with the highlighted window, and the output grid. Returns the Figure."""
+def draw(state: State, fig: Figure | None = None, size_fn=None, data: dict | None = None) -> Figure:
+    """Padded input with the highlighted window, and the output grid. ``data``: ``compute(state, size_fn)``
+    if already computed. Returns the Figure."""
     fig, art = prepare(fig, (7.0, 4.0), _build)
-    padded, outgrid, _ = grids(state, size_fn)
+    d = data if data is not None else compute(state, size_fn)
+    padded, outgrid = d["padded"], d["outgrid"]
     set_image(art["in"], cells_to_rgb(padded))
     # draw the output at the same cell size as the input so the shrinkage is visible
-    canvas = np.ones((padded.shape[0] * 12, padded.shape[0] * 12, 3))
-    small = cells_to_rgb(outgrid)
-    canvas[: small.shape[0], : small.shape[1]] = small
+    side = max(padded.shape[0], outgrid.shape[0]) * 12
+    canvas = np.ones((side, side, 3))
+    if outgrid.size:
+        small = cells_to_rgb(outgrid)
+        canvas[: small.shape[0], : small.shape[1]] = small
     set_image(art["out"], canvas)
     return fig
 
@@ -139,7 +159,8 @@ class HyperparameterExplorer(Explorer):
     """Sliders for input size, kernel size, stride, padding, dilation and the highlighted window.
 
     ``size_fn(size, kernel_size, stride=, padding=, dilation=)``: the output-size function to show
-    (default ``course_utils.reference.conv_output_size``); a wrong answer is reported in the widget.
+    (default ``course_utils.reference.conv_output_size``); ``dilation`` is passed only when it is not 1. Its
+    answer is drawn and compared with the reference's.
     """
 
     def __init__(self, size_fn=None, **start):
@@ -165,7 +186,9 @@ class HyperparameterExplorer(Explorer):
         return make_state(**{name: control.value for name, control in self.controls.items()})
 
     def render(self, state: State) -> Figure:
-        fig = draw(state, self.fig, self.size_fn)
+        self._data = compute(state, self.size_fn)
+        self.checks = self._data["checks"]
+        fig = draw(state, self.fig, data=self._data)
         out = output_size(state.input_size, state.kernel_size, state.stride, state.padding, state.dilation)
         self._out = out
         self.controls["window"].max = out * out - 1

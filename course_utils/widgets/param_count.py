@@ -8,6 +8,9 @@ filters -> 10,000 (conv). The chart is on a log scale: each grid line is 10 time
     from course_utils.widgets import ParamCountExplorer
     ParamCountExplorer()                       # uses course_utils.counting
     ParamCountExplorer(fc_fn=my_fc_count)      # or your own counting functions
+
+The bars and numbers show what the counting functions give (yours, where given); a line per function given
+says whether it agrees with ``course_utils.counting`` at the current setting.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils import counting
-from course_utils.widgets._view import Explorer, animate, clamp_int, prepare
+from course_utils.widgets._view import Check, Explorer, OneInt, animate, checked_call, clamp_int, prepare
 
 BOUNDS = {
     "image_size": (4, 2000),
@@ -41,12 +44,14 @@ class State:
     num_filters: int = 100
     bias: bool = False
     counts: tuple[tuple[str, int], ...] = ()
+    checks: tuple[Check, ...] = ()  # one per counting function given, against course_utils.counting
 
 
 def make_state(fc_fn=None, lc_fn=None, conv_fn=None, **values) -> State:
     """Clamp every value to its bounds (filter_size <= image_size) and compute the three counts.
 
-    The counting functions default to ``course_utils.counting``; pass your own to see them at work.
+    The counting functions default to ``course_utils.counting``; pass your own to see them at work (each is
+    called once and compared with ``course_utils.counting``).
     """
     v = {**State().__dict__, **values}
     size = clamp_int(v["image_size"], *BOUNDS["image_size"])
@@ -58,18 +63,20 @@ def make_state(fc_fn=None, lc_fn=None, conv_fn=None, **values) -> State:
         "num_filters": clamp_int(v["num_filters"], *BOUNDS["num_filters"]),
         "bias": bool(v["bias"]),
     }
-    fc_fn = fc_fn or counting.fully_connected_params
-    lc_fn = lc_fn or counting.locally_connected_params
-    conv_fn = conv_fn or counting.conv_params
-    counts = (
-        ("fully connected", fc_fn(s["image_size"], s["hidden_units"], s["channels"], s["bias"])),
-        ("locally connected", lc_fn(s["hidden_units"], s["filter_size"], s["channels"], s["bias"])),
-        ("convolutional", conv_fn(s["num_filters"], s["filter_size"], s["channels"], s["bias"])),
+    calls = (  # (bar, keyword, function given, reference, arguments)
+        ("fully connected", "fc_fn", fc_fn, counting.fully_connected_params,
+         (s["image_size"], s["hidden_units"], s["channels"], s["bias"])),
+        ("locally connected", "lc_fn", lc_fn, counting.locally_connected_params,
+         (s["hidden_units"], s["filter_size"], s["channels"], s["bias"])),
+        ("convolutional", "conv_fn", conv_fn, counting.conv_params,
+         (s["num_filters"], s["filter_size"], s["channels"], s["bias"])),
     )
-    for name, count in counts:
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-            raise TypeError(f"the {name} count must be a non-negative integer, got {count!r}")
-    return State(**s, counts=tuple((name, int(c)) for name, c in counts))
+    counts, checks = [], []
+    for bar, name, fn, reference, args in calls:
+        count, check = checked_call(name, fn, reference, *args, expect=OneInt(), what=f"{bar} count")
+        counts.append((bar, count))
+        checks += [check] if check else []
+    return State(**s, counts=tuple(counts), checks=tuple(checks))
 
 
 COLORS = ("#d62728", "#ff7f0e", "#2ca02c")
@@ -155,6 +162,7 @@ class ParamCountExplorer(Explorer):
         return make_state(**self._fns, **values)
 
     def render(self, state: State) -> Figure:
+        self.checks = list(state.checks)
         return draw(state, self.fig)
 
     def describe_html(self, state: State) -> str:

@@ -7,6 +7,9 @@ output more stable under small shifts: the lecture's "robustness to small transl
 
     from course_utils.widgets import PoolingExplorer
     PoolingExplorer(pool_fn=my_maxpool2d_forward)   # used for "max"; avg uses avg_pool_fn
+
+The pooled maps, the winners and the changes are all computed from the pooling function given (yours, or the
+reference); a line above the picture says whether it agrees with the course reference at the current setting.
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.widgets._view import (
+    Explorer,
+    OneArray,
+    checked_call,
+    clamp_int,
+    image_axes,
+    prepare,
+    set_image,
+    tolerance,
+)
 
 IMAGES = ("shape: circle", "shape: square", "shape: triangle", "digit 0", "digit 3", "digit 7")
 SIZE = 16  # the image is SIZE x SIZE
@@ -60,44 +72,55 @@ def make_state(**values) -> State:
                  clamp_int(v["extent"], 1, 6), clamp_int(v["stride"], 1, 6), clamp_int(v["shift"], 0, 4))
 
 
-def winners(x: np.ndarray, extent: int, stride: int) -> np.ndarray:
-    """(H, W) bool: the pixels that are the maximum of at least one window (first one on ties; a flat window,
-    all values equal, has no winner)."""
+def winners(x: np.ndarray, extent: int, stride: int, pooled: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: the pixel each window's output picked.
+
+    ``pooled``: the pooling function's output for ``x``, (Ho, Wo); a pixel wins its window when it is the
+    first one (row-major) equal to the window's output. Default: the window's maximum (the reference rule).
+    A flat window (all values equal) has no winner, nor has a window whose output equals none of its pixels
+    (e.g. an average given as a max). Equal: within the precision of ``pooled`` (float32 is rounded)."""
     H, W = x.shape
     Ho, Wo = (H - extent) // stride + 1, (W - extent) // stride + 1
+    tol = 0.0 if pooled is None else tolerance(pooled.dtype)  # a float32 output is rounded
     mask = np.zeros_like(x, dtype=bool)
     for i in range(Ho):
         for j in range(Wo):
             win = x[i * stride:i * stride + extent, j * stride:j * stride + extent]
             if win.max() > win.min():
-                r, c = np.unravel_index(np.argmax(win), win.shape)
-                mask[i * stride + r, j * stride + c] = True
+                value = float(win.max() if pooled is None else pooled[i, j])
+                hits = np.flatnonzero(np.abs(win - value) <= tol * max(1.0, abs(value)))
+                if hits.size:
+                    r, c = np.unravel_index(hits[0], win.shape)
+                    mask[i * stride + r, j * stride + c] = True
     return mask
 
 
 def compute(state: State, pool_fn=None, avg_pool_fn=None) -> dict:
-    """Pooled original and shifted images (through the pooling function), winners, and what changed."""
+    """Pooled original and shifted images, winners and what changed, all from the pooling function (one call:
+    the two images as a batch of 2), and its Check against the course reference (None: the reference)."""
     from course_utils import reference
 
     if state.mode == "max":
-        name, fn = "pool_fn", pool_fn or reference.maxpool2d_forward
+        name, fn, ref, what = "pool_fn", pool_fn, reference.maxpool2d_forward, "max pooling"
     else:
-        name, fn = "avg_pool_fn", avg_pool_fn or reference.avgpool2d_forward
+        name, fn, ref, what = "avg_pool_fn", avg_pool_fn, reference.avgpool2d_forward, "average pooling"
     x = image(state.image)
     shifted = np.zeros_like(x)
     shifted[:, state.shift:] = x[:, : SIZE - state.shift]
-    out = [np.asarray(student_call(name, fn, a[None, None], state.extent, stride=state.stride))
-           for a in (x, shifted)]
-    expected = (1, 1, (SIZE - state.extent) // state.stride + 1, (SIZE - state.extent) // state.stride + 1)
-    if out[0].shape != expected:
-        raise ValueError(f"{name} returned shape {out[0].shape} for x (1, 1, {SIZE}, {SIZE}), kernel_size "
-                         f"{state.extent}, stride {state.stride}; expected {expected}")
-    changed = np.abs(out[0] - out[1])[0, 0]
-    return {"x": x, "shifted": shifted, "pooled": out[0][0, 0], "pooled_shifted": out[1][0, 0],
-            "changed": changed, "rel_out": float(changed.sum() / max(np.abs(out[0]).sum(), 1e-12)),
+    ho = (SIZE - state.extent) // state.stride + 1
+    batch = np.stack([x, shifted])[:, None]  # (2, 1, SIZE, SIZE): the image and the shifted image
+    expect = OneArray((2, 1, ho, ho), f" for x of shape {batch.shape} (the image and the shifted image), "
+                                      f"kernel_size={state.extent}, stride={state.stride}")
+    out, check = checked_call(name, fn, ref, batch, state.extent, stride=state.stride, expect=expect, what=what)
+    pooled, pooled_shifted = out[0, 0], out[1, 0]
+    changed = np.abs(pooled - pooled_shifted)
+    return {"x": x, "shifted": shifted, "pooled": pooled, "pooled_shifted": pooled_shifted,
+            "changed": changed, "rel_out": float(changed.sum() / max(np.abs(pooled).sum(), 1e-12)),
             "rel_in": float(np.abs(x - shifted).sum() / max(np.abs(x).sum(), 1e-12)),
-            "winners": winners(x, state.extent, state.stride) if state.mode == "max" else None,
-            "winners_shifted": winners(shifted, state.extent, state.stride) if state.mode == "max" else None}
+            "winners": winners(x, state.extent, state.stride, pooled) if state.mode == "max" else None,
+            "winners_shifted": (winners(shifted, state.extent, state.stride, pooled_shifted)
+                                if state.mode == "max" else None),
+            "checks": [check] if check else []}
 
 
 def _with_winners(x: np.ndarray, mask) -> np.ndarray:
@@ -116,10 +139,11 @@ def _build(fig: Figure) -> dict:
     return art
 
 
-def draw(state: State, fig: Figure | None = None, pool_fn=None, avg_pool_fn=None) -> Figure:
-    """Five panels: input + winners, pooled, shifted input + winners, pooled shifted, changed outputs."""
+def draw(state: State, fig: Figure | None = None, pool_fn=None, avg_pool_fn=None, data: dict | None = None) -> Figure:
+    """Five panels: input + winners, pooled, shifted input + winners, pooled shifted, changed outputs.
+    ``data``: ``compute(state, pool_fn, avg_pool_fn)`` if already computed."""
     fig, art = prepare(fig, (11.0, 2.6), _build)
-    d = compute(state, pool_fn, avg_pool_fn)
+    d = data if data is not None else compute(state, pool_fn, avg_pool_fn)
     set_image(art["x"], _with_winners(d["x"], d["winners"]))
     set_image(art["xs"], _with_winners(d["shifted"], d["winners_shifted"]))
     set_image(art["p"], d["pooled"], 0.0, 1.0)
@@ -132,7 +156,8 @@ class PoolingExplorer(Explorer):
     """Image, max/avg, extent, stride, shift -> winners, pooled maps and the effect of the shift.
 
     ``pool_fn(x, kernel_size, stride=)`` (max; default ``course_utils.reference.maxpool2d_forward``) and
-    ``avg_pool_fn`` (default ``course_utils.reference.avgpool2d_forward``): x (1, 1, H, W) -> (1, 1, Ho, Wo).
+    ``avg_pool_fn`` (default ``course_utils.reference.avgpool2d_forward``): x (N, C, H, W) -> (N, C, Ho, Wo),
+    called once per redraw with N = 2 (the image and the shifted image), C = 1.
     """
 
     def __init__(self, pool_fn=None, avg_pool_fn=None, **start):
@@ -156,7 +181,8 @@ class PoolingExplorer(Explorer):
 
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.pool_fn, self.avg_pool_fn)
-        return draw(state, self.fig, self.pool_fn, self.avg_pool_fn)
+        self.checks = self._data["checks"]
+        return draw(state, self.fig, data=self._data)
 
     def describe_html(self, state: State) -> str:
         d = self._data

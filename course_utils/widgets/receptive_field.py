@@ -5,7 +5,9 @@ unit in it (sliders, or a click on the small map of the chosen layer): the unit'
 input photo and on every intermediate map (the units that feed it). Two answers are shown side by side
 and must agree:
 
-* analytic (red box): ``rf_fn``, default ``course_utils.reference.receptive_field`` (size, jump, start);
+* analytic (red box): ``rf_fn``, default ``course_utils.reference.receptive_field`` (size, jump, start),
+  called once per redraw on the layers up to the chosen one; the boxes on every map come from its records,
+  and a line above the picture says whether they agree with the course reference's;
 * empirical (blue tint): torch autograd, the input pixels whose gradient w.r.t. the unit is nonzero,
   measured through the same stack with max-pools replaced by average pools (see :func:`measuring_net`).
 
@@ -27,11 +29,12 @@ from matplotlib.patches import Rectangle
 from course_utils.widgets._click import ClickMap
 from course_utils.widgets._view import (
     Explorer,
+    Records,
     animate,
+    checked_call,
     clamp_int,
     prepare,
     set_image,
-    student_call,
     torch_single_thread,
 )
 
@@ -82,18 +85,27 @@ def make_state(**values) -> State:
     return State(stack, K, P, layer, clamp_int(v["row"], 0, side - 1), clamp_int(v["col"], 0, side - 1))
 
 
-def field_box(rf_fn, layers, row: int, col: int) -> tuple[int, int, int, int, int]:
-    """Box (r0, r1, c0, c1, size) feeding unit (row, col) of the last of ``layers``, in the coordinates of
-    the map before the first of them (not clipped; inclusive). No layers: the unit itself."""
-    if not layers:
+def field_box(records, m: int, row: int, col: int) -> tuple[int, int, int, int, int] | None:
+    """Box (r0, r1, c0, c1, size) feeding unit (row, col) of the last layer of ``records`` on map ``m``
+    (0: the input, k: the output of layer k; ``len(records)``: the unit itself), not clipped, inclusive.
+
+    ``records``: one (size, jump, start) per layer from the input on, as ``receptive_field`` gives. Measured
+    in units of map m (whose own record is (size_m, jump_m, start_m); the input's is (1, 1, 0)), the last
+    layer's field has size (size - size_m) / jump_m + 1, jump jump / jump_m and start (start - start_m) /
+    jump_m: what the rule gives for the layers after map m alone, so one call covers every map. None when
+    jump_m is not positive (wrong records: no box to draw)."""
+    if m == len(records):
         return row, row, col, col, 1
-    rf = student_call("rf_fn", rf_fn, [tuple(layer[1:]) for layer in layers])
-    if len(rf) != len(layers):
-        raise ValueError(f"rf_fn returned {len(rf)} records for {len(layers)} layers; expected one per layer")
-    size, jump, start = rf[-1].size, rf[-1].jump, rf[-1].start
+    size_m, jump_m, start_m = records[m - 1] if m else (1, 1, 0.0)
+    size_l, jump_l, start_l = records[-1]
+    if jump_m <= 0:
+        return None
+    jump = jump_l / jump_m
+    size = int(round((size_l - size_m) / jump_m + 1))
+    start = (start_l - start_m) / jump_m
     r0 = int(round(start + row * jump - (size - 1) / 2))
     c0 = int(round(start + col * jump - (size - 1) / 2))
-    return r0, r0 + size - 1, c0, c0 + size - 1, int(size)
+    return r0, r0 + size - 1, c0, c0 + size - 1, size
 
 
 @functools.lru_cache(maxsize=8)
@@ -166,25 +178,24 @@ def _measuring_net_cached(layers):
 
 
 def compute(state: State, rf_fn=None) -> dict:
-    """Boxes on every map up to the chosen layer (analytic), the empirical field and their agreement."""
+    """Boxes on every map up to the chosen layer (analytic, from one call of ``rf_fn`` on the layers up to
+    the chosen one), its Check against the course reference, the empirical field and their agreement."""
     from course_utils import reference
 
-    rf_fn = rf_fn or reference.receptive_field
     size, layers = layers_of(state.stack, state.K, state.P)
     sides = map_sizes(size, layers)
-    boxes = []  # one per map: the input (m = 0) and each layer's output (m = 1..); None after the chosen one
-    for m in range(len(layers) + 1):
-        if m > state.layer + 1:
-            boxes.append(None)
-            continue
-        r0, r1, c0, c1, s = field_box(rf_fn, layers[m:state.layer + 1], state.row, state.col)
-        boxes.append((r0, r1, c0, c1, s))
-    r0, r1, c0, c1, s = boxes[0]
+    chosen = [tuple(layer[1:]) for layer in layers[: state.layer + 1]]
+    records, check = checked_call("rf_fn", rf_fn, reference.receptive_field, chosen, what="receptive field",
+                                  expect=Records(len(chosen), ("size", "jump", "start")))
+    # one per map: the input (m = 0) and each layer's output (m = 1..); None after the chosen one
+    boxes = [field_box(records, m, state.row, state.col) if m <= state.layer + 1 else None
+             for m in range(len(layers) + 1)]
+    r0, r1, c0, c1, s = boxes[0]  # map 0's base is the input itself: never None
     clipped = (max(r0, 0), min(r1, size - 1), max(c0, 0), min(c1, size - 1))
     emp = empirical(state.stack, state.K, state.P, state.layer, state.row, state.col)
     agree = clipped == (*emp.rows, *emp.cols)
     return {"layers": layers, "sides": sides, "boxes": boxes, "size": s, "clipped": clipped,
-            "empirical": emp, "agree": agree}
+            "empirical": emp, "agree": agree, "checks": [check] if check else []}
 
 
 def layer_label(i: int, layer) -> str:
@@ -342,7 +353,8 @@ class ReceptiveFieldExplorer(Explorer):
 
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.rf_fn)
-        fig = draw(state, self.fig, self.rf_fn, data=self._data)
+        self.checks = self._data["checks"]
+        fig = draw(state, self.fig, data=self._data)
         if self.clickmap is not None:
             self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
         return fig

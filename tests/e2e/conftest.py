@@ -164,17 +164,20 @@ class Notebook:
         return self.panel.locator(".cu-explorer").nth(index)
 
     def wait_status(self, explorer, pattern: str, timeout_ms: int = TIMEOUT_MS) -> str:
-        """Wait until the explorer's status label (set by the kernel after each redraw) matches ``pattern``."""
+        """Wait until the explorer's status label (set by the kernel after each redraw) matches ``pattern``.
+
+        The label is in the page for the tests but hidden from the student (display: none): wait for it to be
+        attached with that text, not visible, and read its text content."""
         status = explorer.locator(".cu-status")
         try:
-            status.filter(has_text=re.compile(pattern)).wait_for(timeout=timeout_ms)
+            status.filter(has_text=re.compile(pattern)).wait_for(state="attached", timeout=timeout_ms)
         except Exception:
             self.screenshot(self.panel, "failure")
-            shown = status.all_inner_texts() if explorer.count() else "no explorer on the page"
+            shown = status.all_text_contents() if explorer.count() else "no explorer on the page"
             errors = self.panel.locator(".cu-error").all_inner_texts()
             raise AssertionError(
-                f"status never matched {pattern!r}; shown: {shown}; widget errors: {errors}") from None
-        return status.inner_text()
+                f"status never matched {pattern!r}; status text: {shown}; widget errors: {errors}") from None
+        return status.text_content()
 
     def slider_keys(self, explorer, label: str, key: str, times: int = 1) -> None:
         """Press ``key`` (ArrowRight/ArrowLeft...) ``times`` on the slider whose label is ``label``."""

@@ -6,6 +6,14 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
+def assert_status_hidden(w):
+    """The status text is for these tests only: in the page, never shown to the student."""
+    status = w.locator(".cu-status")
+    assert status.count() == 1 and status.is_hidden() and status.text_content().startswith("rendered ")
+    shown = w.inner_text()  # what the student can read (hidden elements excluded)
+    assert status.text_content() not in shown and "rendered" not in shown
+
+
 @pytest.fixture(scope="module")
 def explorers(open_notebook_module):
     """One notebook with the three explorers (one kernel start): 0 hyperparameter, 1 convolution, 2 field."""
@@ -26,6 +34,7 @@ def test_hyperparameter_explorer_output_size(explorers):
     nb.wait_status(w, r"in=7 k=3 s=3 p=1 d=1 out=3 #3$")
     assert "3×3" in w.locator(".cu-caption").inner_text()
     assert nb.image_bytes(w) != before
+    assert_status_hidden(w)
     nb.screenshot(w, "hyperparameter-after")
 
 
@@ -41,6 +50,7 @@ def test_convolution_explorer_responds(explorers):
     caption = w.locator(".cu-caption").inner_text()
     assert "46×46" in caption and "✓ equal" in caption  # the response map agrees with the dot product
     assert nb.image_bytes(w) != before
+    assert_status_hidden(w)
     nb.screenshot(w, "convolution-after")
 
 
@@ -65,4 +75,5 @@ def test_receptive_field_explorer_unit_selection(explorers):
     nb.wait_status(w, r"layer=1 unit=\(20,5\) field=3x3 agree=True #\d+$")
     assert "rows 20–22, cols 5–7" in w.locator(".cu-caption").inner_text()
     assert nb.image_bytes(w) != before
+    assert_status_hidden(w)
     nb.screenshot(w, "receptive-field-after")
