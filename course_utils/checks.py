@@ -9,19 +9,34 @@ OK: conv output has shape (2, 8, 26, 26)
 >>> expect_shape(out, (2, 8, 28, 28), "conv output", hint="padding=1 keeps 28x28")
 Traceback (most recent call last):
     ...
-course_utils.checks.CheckFailed: conv output: expected shape (2, 8, 28, 28), got shape (2, 8, 26, 26)
+course_utils.checks.CheckFailed: conv output
+  expected: shape (2, 8, 28, 28)
+  got:      shape (2, 8, 26, 26)
 Hint: padding=1 keeps 28x28
 
 A failure raises ``CheckFailed`` (an AssertionError) whose message names the case, the expected and the
 actual value (for arrays: a shape mismatch first, else the worst element's index and both values) and a
-hint; in a notebook it shows as those few lines, not as a traceback through this module.
+hint, in lines of at most ``WIDTH`` characters (nbgrader's Validate cuts longer ones); in a notebook it shows
+as those few lines, not as a traceback through this module. Imported in IPython, this module also
+(``install``): ends a cell whose checks all passed with one line saying so, and shows an error raised inside
+the student's own code as its type and message, the student's frames (the check's line that called it, the
+line of their function that raised) and a hint, without the library frames (``%tb`` shows them all).
 """
 
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import sysconfig
+import textwrap
+import traceback
 
 import numpy as np
+
+#: longest line of a failure message: nbgrader's Validate cuts lines at 90 characters, after a 4-space indent
+WIDTH = 86
+_COUNTS = {"passed": 0, "failed": 0}  # checks run in the current cell (see install)
 
 
 def _as_array(value):
@@ -37,7 +52,13 @@ def _as_array(value):
     return None
 
 
+def _plain(value):
+    """A NumPy scalar as the Python number it holds (its repr is ``3.0``, not ``np.float64(3.0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _short(value, limit: int = 200) -> str:
+    value = _plain(value)
     text = np.array2string(value, threshold=20, edgeitems=3) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -51,16 +72,23 @@ class CheckFailed(AssertionError):
         return ["\x1b[0;31mCheck failed\x1b[0m", *str(self).splitlines()]
 
 
+def _lines(text: str, indent: str = "") -> list[str]:
+    """``text`` wrapped to WIDTH characters, continuation lines indented under ``indent``."""
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ") or [indent]
+
+
 def _fail(what: str, expected: str, actual: str, hint: str, detail: str = ""):
-    lines = [f"{what}: expected {expected}, got {actual}"]
+    lines = [*_lines(what), *_lines(f"expected: {expected}", "  "), *_lines(f"got:      {actual}", "  ")]
     if detail:
-        lines.append(detail)
+        lines += _lines(detail, "  ")
     if hint:
-        lines.append(f"Hint: {hint}")
+        lines += _lines(f"Hint: {hint}")
+    _COUNTS["failed"] += 1
     raise CheckFailed("\n".join(lines))
 
 
 def _ok(text: str) -> None:
+    _COUNTS["passed"] += 1
     print(f"OK: {text}")
 
 
@@ -114,7 +142,7 @@ def _compare_arrays(actual, expected, what, hint, close, rtol=0.0, atol=0.0):
             f"{e[worst].item()!r} at index {idx}{tolerance}",
             f"{a[worst].item()!r}",
             hint,
-            f"{int(bad.sum())} of {a.size} elements differ; the worst is at index {idx}, shape {a.shape}",
+            f"{int(bad.sum())} of {a.size} elements differ (shape {a.shape})",
         )
 
 
@@ -143,16 +171,16 @@ def expect_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 
         _ok(f"{what} matches within rtol={rtol:g}, atol={atol:g}")
         return
     if not isinstance(actual, numbers.Number) or isinstance(actual, bool):
-        _fail(what, f"a number close to {expected!r}", f"{type(actual).__name__} {_short(actual)}", hint)
+        _fail(what, f"a number close to {_short(expected)}", f"{type(actual).__name__} {_short(actual)}", hint)
     if not np.isclose(float(actual), float(expected), rtol=rtol, atol=atol):
         _fail(
             what,
-            f"{expected!r} (rtol={rtol:g}, atol={atol:g})",
-            f"{actual!r}",
+            f"{_plain(expected)!r} (rtol={rtol:g}, atol={atol:g})",
+            f"{_plain(actual)!r}",
             hint,
             f"difference {abs(float(actual) - float(expected)):.3g}",
         )
-    _ok(f"{what} = {actual!r} (close to {expected!r})")
+    _ok(f"{what} = {_plain(actual)!r} (close to {_plain(expected)!r})")
 
 
 def judged_alone(exercise: str, fn):
@@ -166,3 +194,76 @@ def judged_alone(exercise: str, fn):
     from course_utils.grading.verify import judged_alone as alone
 
     return alone(exercise, fn)
+
+
+# ---------------------------------------------------------------- in a notebook (IPython)
+def _library_dirs() -> tuple[str, ...]:
+    """Folders whose frames a student does not need to see: Python's, the installed packages', this package's."""
+    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.add(os.path.dirname(os.path.abspath(__file__)))
+    return tuple(os.path.realpath(p) + os.sep for p in paths)
+
+
+def student_frames(tb) -> list[traceback.FrameSummary]:
+    """The frames of a traceback that run the student's code (notebook cells, their own modules)."""
+    library = _library_dirs()
+    return [f for f in traceback.extract_tb(tb) if not os.path.realpath(f.filename).startswith(library)]
+
+
+def compact_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """The lines IPython shows for an error in a notebook (see the module docstring); also displays them."""
+    frames = student_frames(tb)
+    if isinstance(value, CheckFailed) or not frames:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return []
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # for %tb
+    lines = ["\x1b[0;31mError\x1b[0m", *_lines(f"{etype.__name__}: {value}")]
+    for i, frame in enumerate(frames[-4:]):  # the check's line, then the student's functions, innermost last
+        label = shell.compile.format_code_name(frame.filename)
+        where = f"{label[0]} {label[1]}" if label else os.path.basename(frame.filename)
+        scope = "" if frame.name == "<module>" else f", in {frame.name}"
+        lines += _lines(f"{'raised at' if i == len(frames[-4:]) - 1 else 'called from'} {where}, line "
+                        f"{frame.lineno}{scope}:", "  ")
+        if frame.line:
+            lines += _lines(frame.line.strip(), "      ")[:2]
+    package = os.path.dirname(os.path.realpath(__file__)) + os.sep
+    if len(frames) > 1 and not os.path.realpath(traceback.extract_tb(tb)[-1].filename).startswith(package):
+        lines += _lines("Hint: the error is in your code, not in the check: run the call in a cell of its own "
+                        "and print what it uses (%tb: full traceback)")
+    shell._showtraceback(etype, value, lines)
+    return lines
+
+
+def _before_cell(*_):
+    _COUNTS.update(passed=0, failed=0)
+
+
+def _after_cell(result):
+    if _COUNTS["passed"] and not _COUNTS["failed"] and result.success:
+        n = _COUNTS["passed"]
+        print(f"✓ all {n} check{'s' if n > 1 else ''} in this cell passed" if n > 1 else "✓ the check passed")
+
+
+def install(shell=None) -> bool:
+    """Make IPython ``shell`` (default: the running one) report checks and errors as the module docstring says.
+
+    Called when this module is imported; returns False outside IPython. Installing twice changes nothing.
+    """
+    if shell is None:
+        if "IPython" not in sys.modules:
+            return False
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None or not hasattr(shell, "set_custom_exc"):
+            return False
+    if getattr(shell, "_course_checks_installed", False):
+        return True
+    shell.events.register("pre_run_cell", _before_cell)
+    shell.events.register("post_run_cell", _after_cell)
+    shell.set_custom_exc((Exception,), compact_error)
+    shell._course_checks_installed = True
+    return True
+
+
+install()

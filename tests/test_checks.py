@@ -19,14 +19,14 @@ def test_expect_equal_failure_names_everything():
         expect_equal(4_000, 4_000_000, "locally connected params", hint="each hidden unit has its own filter")
     msg = str(info.value)
     assert "locally connected params" in msg
-    assert "expected 4000000" in msg and "got 4000" in msg
+    assert "  expected: 4000000" in msg and "  got:      4000" in msg
     assert "Hint: each hidden unit has its own filter" in msg
 
 
 def test_expect_equal_arrays_report_the_differing_element():
     actual = np.array([[1, 2], [3, 4]])
     expected = np.array([[1, 2], [3, 5]])
-    with pytest.raises(AssertionError, match=r"expected 5 at index \(1, 1\), got 4"):
+    with pytest.raises(AssertionError, match=r"expected: 5 at index \(1, 1\)\n  got:      4"):
         expect_equal(actual, expected, "matrix")
 
 
@@ -34,7 +34,7 @@ def test_shape_mismatch_is_reported_first():
     with pytest.raises(AssertionError) as info:
         expect_close(np.zeros((2, 3)), np.zeros((3, 2)), "conv output", hint="check H_out")
     msg = str(info.value)
-    assert msg.startswith("conv output: expected shape (3, 2), got shape (2, 3)")
+    assert msg.startswith("conv output\n  expected: shape (3, 2)\n  got:      shape (2, 3)")
     assert "values were not compared" in msg and "Hint: check H_out" in msg
 
 
@@ -44,7 +44,7 @@ def test_expect_close_reports_worst_element():
     with pytest.raises(AssertionError) as info:
         expect_close(actual, expected, "grad", rtol=1e-6)
     msg = str(info.value)
-    assert "expected 3.0 at index (2,)" in msg and "got 3.5" in msg
+    assert "expected: 3.0 at index (2,)" in msg and "got:      3.5" in msg
     assert "2 of 4 elements differ" in msg
 
 
@@ -60,7 +60,7 @@ def test_expect_close_accepts_tensors_and_scalars(capsys):
     expect_close(0.1 + 0.2, 0.3, "sum")
     expect_close(torch.tensor(2.0), 2.0, "0-d tensor")
     assert capsys.readouterr().out.count("OK: ") == 3
-    with pytest.raises(AssertionError, match="expected 0.3"):
+    with pytest.raises(AssertionError, match="expected: 0.3"):
         expect_close(0.31, 0.3, "sum")
     with pytest.raises(AssertionError, match="a number close to"):
         expect_close("0.3", 0.3, "string")
@@ -69,9 +69,9 @@ def test_expect_close_accepts_tensors_and_scalars(capsys):
 def test_expect_shape(capsys):
     expect_shape(torch.zeros(2, 8, 26, 26), (2, 8, 26, 26), "conv output")
     assert capsys.readouterr().out == "OK: conv output has shape (2, 8, 26, 26)\n"
-    with pytest.raises(AssertionError, match=r"expected shape \(2, 8, 26, 26\), got shape \(2, 8, 24, 24\)"):
+    with pytest.raises(AssertionError, match=r"expected: shape \(2, 8, 26, 26\)\n  got:      shape \(2, 8, 24, 24\)"):
         expect_shape(np.zeros((2, 8, 24, 24)), (2, 8, 26, 26), "conv output")
-    with pytest.raises(AssertionError, match="got int 3"):
+    with pytest.raises(AssertionError, match="got:      int 3"):
         expect_shape(3, (1,), "scalar")
 
 
@@ -88,5 +88,76 @@ def test_a_failed_check_reads_in_a_few_lines_in_a_notebook():
     NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
     shown = "\n".join(error.traceback)
-    assert error.ename == "CheckFailed" and len(error.traceback) <= 4, error.traceback
-    assert "expected 4, got 3" in shown and "Hint: floor" in shown and "checks.py" not in shown
+    assert error.ename == "CheckFailed" and len(error.traceback) <= 5, error.traceback
+    assert "expected: 4\n  got:      3" in shown and "Hint: floor" in shown and "checks.py" not in shown
+
+
+def test_failure_lines_are_short_and_numbers_plain():
+    with pytest.raises(AssertionError) as info:
+        expect_close(np.full((1, 1, 3, 3), 5.0), np.full((1, 1, 3, 3), -5.0), "4x4 image, filter [[1, 0], [0, -1]]",
+                     hint="x[i, j] - x[i+1, j+1] = -5 everywhere, because the filter is applied without flipping it")
+    lines = str(info.value).splitlines()
+    assert len(lines) <= 7 and max(map(len, lines)) <= 86, lines
+    assert lines[2] == "  got:      5.0"
+    with pytest.raises(AssertionError) as info:
+        expect_equal(np.int64(3), np.int64(4), "count")
+    assert "np.int64" not in str(info.value) and "expected: 4" in str(info.value)
+
+
+def _run_cells(*sources):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    return nb.cells
+
+
+@pytest.mark.notebooks
+def test_in_a_notebook_an_error_in_the_students_function_reads_in_a_few_lines():
+    cells = _run_cells(
+        "import numpy as np\nfrom course_utils.checks import expect_equal",
+        "def conv_params(num_filters, filter_size, channels=1, bias=False):\n"
+        "    return np.sum(np.ones(3), axis=4)  # a wrong axis",
+        "n = conv_params(100, 10)\nexpect_equal(n, 10_000, 'conv params, 100 filters of 10x10')",
+        "expect_equal(np.int64(3), 3, 'three')\nexpect_equal(2 + 2, 4, 'four')",
+        "expect_equal(1, 1, 'one')",
+    )
+    error = next(o for o in cells[2].outputs if o.output_type == "error")
+    assert error.ename == "AxisError"  # still an error for nbgrader
+    shown = [line for line in error.traceback if line.strip()]
+    assert len(shown) <= 8 and max(map(len, shown)) <= 86, shown
+    text = "\n".join(shown)
+    assert "AxisError: axis 4 is out of bounds" in text
+    assert "n = conv_params(100, 10)" in text, "the check's line that called the student's function"
+    assert "in conv_params" in text and "return np.sum(np.ones(3), axis=4)" in text, "the student's frame"
+    assert "Hint:" in text and "site-packages" not in text and "fromnumeric" not in text
+    printed = "".join(o.get("text", "") for o in cells[3].outputs)
+    assert printed == "OK: three = 3\nOK: four = 4\n✓ all 2 checks in this cell passed\n", printed
+    assert "".join(o.get("text", "") for o in cells[4].outputs).endswith("✓ the check passed\n")
+
+
+@pytest.mark.nbgrader
+def test_nbgrader_validate_shows_the_whole_failure(tmp_path):
+    """`nbgrader validate` (and the Validate button) cut lines at 90 characters: nothing of a check is lost."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    nb = json.loads((repo / "assignments" / "a1" / "a1.ipynb").read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "a1_conv2d_forward_solution":
+            cell["source"] = ("def conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
+                              "    return -np.full((x.shape[0], w.shape[0], 3, 3), -5.0)  # wrong sign\n")
+    (tmp_path / "a1.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "a1.ipynb"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    out = done.stdout
+    failure = next((block for block in out.split("The following cell failed:") if "4x4 image, filter" in block
+                    and "Check failed" in block), out)
+    failure = failure[failure.index("The error was:"):] if "The error was:" in failure else failure
+    assert "got:      5.0" in failure and "Hint: x[i, j] - x[i+1, j+1] = -5 everywhere" in failure, out[-3000:]
+    assert "..." not in failure, failure
