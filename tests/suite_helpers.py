@@ -48,3 +48,15 @@ def require_sandbox() -> None:
         if in_ci():
             pytest.fail(f"the grading sandbox cannot run here: {e}")
         pytest.skip(f"the grading sandbox cannot run here: {e}")
+
+
+def assert_error_shown_once(w, message: str, without_traceback: bool = False) -> None:
+    """A widget ``w`` whose student function failed shows ``message`` once, and no stale picture or check line
+    (nor a traceback, with ``without_traceback``: a wrong return type or shape is not an exception)."""
+    import html
+
+    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
+    assert w.error_box.value.count(html.escape(message)) == 1
+    assert not without_traceback or "traceback" not in w.error_box.value
+    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.caption.value == w.check_box.value == "" and w.checks == []

@@ -10,6 +10,8 @@ import torch
 from course_utils.widgets import ConvolutionExplorer
 from course_utils.widgets.convolution import KERNELS, compute, make_state, parse_kernel, photo
 
+from suite_helpers import assert_error_shown_once
+
 
 def test_response_map_matches_torch_and_the_dot_product():
     state = make_state(photo="camera", kernel=KERNELS["sobel x"], row=10, col=30)
@@ -63,13 +65,6 @@ def _torch_conv(x, w):  # a correct student conv (cross-correlation), independen
 
 def _flipped(x, w):  # true convolution instead of cross-correlation: the kernel flipped
     return _torch_conv(x, w[..., ::-1, ::-1].copy())
-
-
-def assert_error_shown_once(w, message):
-    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
-    assert w.error_box.value.count(html.escape(message)) == 1
-    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
-    assert w.caption.value == w.check_box.value == "" and w.checks == []
 
 
 def test_a_correct_conv_fn_agrees_and_is_called_once_per_photo_and_kernel():

@@ -10,6 +10,8 @@ import torch
 from course_utils.widgets import HyperparameterExplorer
 from course_utils.widgets.hyperparams import grids, make_state
 
+from suite_helpers import assert_error_shown_once
+
 
 @pytest.mark.parametrize("size,k,s,p,d", [(7, 3, 2, 0, 1), (8, 3, 3, 1, 1), (10, 4, 3, 2, 1), (9, 3, 2, 2, 2),
                                           (5, 5, 1, 0, 1), (32, 11, 4, 0, 1)])
@@ -58,13 +60,6 @@ def test_unchanged_values_do_not_redraw():
     n = w.renders
     w.set_controls(stride=w.state.stride)
     assert w.redraw() is False and w.renders == n
-
-
-def assert_error_shown_once(w, message):
-    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
-    assert w.error_box.value.count(html.escape(message)) == 1
-    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
-    assert w.caption.value == w.check_box.value == "" and w.checks == []
 
 
 def _torch_size(size, kernel_size, stride=1, padding=0, dilation=1):  # correct, independent of the reference

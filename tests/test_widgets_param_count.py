@@ -8,6 +8,8 @@ from course_utils.widgets import ParamCountExplorer
 from course_utils.widgets._view import figure_to_array
 from course_utils.widgets.param_count import draw, make_state
 
+from suite_helpers import assert_error_shown_once
+
 
 def test_default_state_is_the_lecture_example():
     s = make_state()
@@ -55,13 +57,6 @@ def test_unchanged_values_do_not_redraw():
     w.set_controls(image_size=150)
     assert w.renders == n + 1
     assert not np.array_equal(img, figure_to_array(w.fig))
-
-
-def assert_error_shown_once(w, message):
-    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
-    assert w.error_box.value.count(html.escape(message)) == 1
-    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
-    assert w.caption.value == w.check_box.value == "" and w.checks == []
 
 
 def test_a_broken_student_function_shows_its_error_once():

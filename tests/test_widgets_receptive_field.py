@@ -9,6 +9,8 @@ from course_utils.reference import receptive_field
 from course_utils.widgets import ReceptiveFieldExplorer
 from course_utils.widgets.receptive_field import STACKS, compute, empirical, layers_of, make_state
 
+from suite_helpers import assert_error_shown_once
+
 
 @pytest.mark.parametrize("K,P", [(5, 2), (3, 3), (1, 1), (9, 4)])
 def test_lecture_stack_field_is_p_plus_k_minus_one(K, P):
@@ -60,13 +62,6 @@ def test_unchanged_values_do_not_redraw():
     n = w.renders
     w.set_controls(row=w.state.row)
     assert w.redraw() is False and w.renders == n
-
-
-def assert_error_shown_once(w, message):
-    assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
-    assert w.error_box.value.count(html.escape(message)) == 1
-    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
-    assert w.caption.value == w.check_box.value == "" and w.checks == []
 
 
 def test_boxes_on_every_map_follow_from_one_call_as_from_each_sub_stack():
