@@ -85,6 +85,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python -m course_utils.bench --quick
 	$(BIN)/python -m course_utils.bench_widgets
+	$(BIN)/python -m course_utils.bench_browser
 	$(BIN)/python -m course_utils.torch_track.bench
 	$(BIN)/python -m course_utils.grading.bench
 

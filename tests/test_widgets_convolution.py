@@ -139,3 +139,43 @@ def test_student_conv_errors_show_once_in_the_widget():
 def test_a_torch_tensor_is_read_as_an_array():
     w = ConvolutionExplorer(conv_fn=lambda x, w: torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w)))
     assert w.error is None and w.checks[0].agrees
+
+
+@pytest.mark.parametrize("kernel", ["edge [-1, 1]", "sobel x"])
+def test_every_pixel_is_drawn_as_an_equal_square(kernel):
+    # nearest-neighbour at a whole scale: each photo pixel (and response value) is one uniform s x s block
+    # of the rendered picture, none drawn wider than its neighbour
+    from course_utils.widgets._view import figure_to_array
+
+    w = ConvolutionExplorer(kernel=kernel)
+    art = w.fig._cu_artists
+    art["window"].set_visible(False)
+    art["marker"].set_visible(False)
+    rgb = figure_to_array(w.fig).astype(int)
+    for im in (art["img"], art["res"]):
+        data = np.asarray(im.get_array())
+        h, w_ = data.shape
+        box = im.axes.get_window_extent()
+        top, left = round(w.fig.bbox.height - box.y1), round(box.x0)
+        s = round(box.width / w_)
+        assert s >= 4 and box.width == pytest.approx(s * w_) and box.height == pytest.approx(s * h)
+        blocks = rgb[top:top + s * h, left:left + s * w_].reshape(h, s, w_, s, 3)
+        assert (blocks == blocks[:, :1, :, :1]).all()  # uniform blocks
+        expected = im.to_rgba(data, bytes=True)[..., :3]
+        assert (blocks[:, 0, :, 0] == expected).all()  # in the right place, with the right colour
+
+
+def test_photos_are_loaded_once_in_the_background():
+    import threading
+
+    from course_utils.widgets import _view
+
+    calls = []
+    for _ in range(3):
+        _view.warm_up("test-photos", lambda: calls.append(threading.current_thread().name))
+    for thread in threading.enumerate():
+        if thread.name == "course-utils-warm-test-photos":
+            thread.join(timeout=10)
+    assert calls == ["course-utils-warm-test-photos"]  # once, off the widget's thread
+    ConvolutionExplorer()
+    assert "photos" in _view._warmed

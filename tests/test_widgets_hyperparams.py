@@ -2,6 +2,7 @@
 checked against the reference."""
 
 import html
+import io
 
 import numpy as np
 import pytest
@@ -119,3 +120,51 @@ def test_a_crashing_size_fn_is_shown_once():
     w = HyperparameterExplorer(size_fn=crashing)
     assert w.error == "size_fn raised ZeroDivisionError: student bug" and w.status.value.startswith("error #1")
     assert w.error_box.value.count(w.error) == 1 and w.png() == b"" and w.status.layout.display == "none"
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive indices grouped: [(first, length), ...]."""
+    runs = []
+    for i in indices:
+        if runs and i == runs[-1][0] + runs[-1][1]:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((int(i), 1))
+    return runs
+
+
+def drawn_grid_lines(png: bytes, panel: str) -> tuple[list, list]:
+    """The grid lines found in the rendered picture, in the input (left) or output (right) panel: (horizontal,
+    vertical), each [(first pixel, width), ...]. A horizontal line is a row holding a run of dark pixels as
+    long as the longest in the panel (text has short runs); a vertical line is a column dark from the first
+    horizontal line to the last."""
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    split = rgb.shape[1] * 3 // 5
+    dark = ((rgb[:, :split] if panel == "in" else rgb[:, split:]) < 100).all(axis=2)
+    longest = np.array([max((n for _, n in _runs(np.flatnonzero(row))), default=0) for row in dark])
+    rows = np.flatnonzero(longest >= 0.9 * longest.max())
+    cols = np.flatnonzero(dark[rows[0]:rows[-1] + 1].all(axis=0))
+    return _runs(rows), _runs(cols)
+
+
+@pytest.mark.parametrize("start", [dict(input_size=32, kernel_size=11, stride=1, padding=0),
+                                   dict(input_size=32, kernel_size=11, stride=1, padding=8),
+                                   dict(input_size=32, kernel_size=11, stride=4, padding=3, dilation=2),
+                                   dict(input_size=7, kernel_size=3, stride=2)])
+def test_every_grid_line_is_drawn_evenly(start):
+    # 32 x 32 (48 x 48 padded) cells used to be resampled into a smaller panel: lines went missing or doubled
+    w = HyperparameterExplorer(**start)
+    n_in, n_out = w._data["padded"].shape[0], w._data["outgrid"].shape[0]
+    for panel, n in (("in", n_in), ("out", n_out)):
+        for lines in drawn_grid_lines(w.png(), panel):
+            assert len(lines) == n + 1, (panel, n, lines)  # every cell boundary, the outer ones too
+            assert len({width for _, width in lines}) == 1, (panel, lines)  # all equally thick
+            assert len({b - a for (a, _), (b, _) in zip(lines, lines[1:])}) == 1, (panel, lines)  # evenly spaced
+
+
+def test_a_wrong_size_fn_s_large_grid_is_drawn_whole():
+    w = HyperparameterExplorer(size_fn=lambda size, k, stride=1, padding=0: 64, input_size=32, padding=8)
+    horizontal, vertical = drawn_grid_lines(w.png(), "out")
+    assert len(horizontal) == len(vertical) == 65 and w._data["outgrid"].shape == (64, 64)

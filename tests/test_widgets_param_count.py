@@ -1,8 +1,10 @@
 """Headless tests of the parameter-count explorer: controls -> state -> picture, clamping, errors."""
 
+import dataclasses
 import html
 
 import numpy as np
+import pytest
 
 from course_utils.widgets import ParamCountExplorer
 from course_utils.widgets._view import figure_to_array
@@ -109,3 +111,40 @@ def test_student_functions_are_used_and_checked():
 def test_displays_itself():
     bundle = ParamCountExplorer()._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def _label_boxes(fig):
+    """Window extents of the count axis's visible tick labels (left to right) and of the count labels."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+    counts = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+    return sorted(ticks, key=lambda b: b.x0), counts
+
+
+@pytest.mark.parametrize("decades", range(0, 18))
+def test_count_axis_labels_never_overlap(decades):
+    # counts from 10 to 10^17 (the largest the bounds allow is ~2 x 10^16): the axis grows to 10^18, and its
+    # labels used to run into each other from 10^12 on
+    state = dataclasses.replace(make_state(), counts=(("fully connected", 10**decades * 3 + 1),
+                                                      ("locally connected", 10), ("convolutional", 1)))
+    fig = draw(state)
+    ticks, counts = _label_boxes(fig)
+    assert len(ticks) >= 3
+    for left, right in zip(ticks, ticks[1:]):
+        assert left.x1 + 2 <= right.x0, [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    for box in ticks + counts:  # nothing cut off by the edge of the picture
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+
+
+@pytest.mark.parametrize("values", [dict(image_size=2000, channels=512, hidden_units=10**7, filter_size=2000,
+                                         num_filters=4096, bias=True),
+                                    dict(image_size=4, channels=1, hidden_units=1, filter_size=1, num_filters=1)])
+def test_labels_are_readable_at_the_extreme_settings(values):
+    fig = draw(make_state(**values))
+    ticks, counts = _label_boxes(fig)
+    assert all(a.x1 + 2 <= b.x0 for a, b in zip(ticks, ticks[1:]))
+    assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in ticks + counts)
+    texts = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert texts[0] == "1" and all(t.startswith("10") for t in texts[1:])  # powers of ten: 1, 10, 10², ...

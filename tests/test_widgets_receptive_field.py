@@ -181,3 +181,21 @@ def test_empirical_tint_covers_exactly_the_measured_pixels():
     assert art["overlay"].get_visible() and not tint.get_visible()
     shown = art["overlay"].get_array()
     assert ((shown[..., 3] > 0) == holed).all()
+
+
+def test_switching_stacks_and_layers_reuses_the_figure_and_its_backgrounds():
+    # one figure for every stack (panels hidden and laid out again, no new axes); a background (maps and
+    # titles) drawn once per (stack, K, P, layer) is reused when that layer is visited again
+    from course_utils.widgets._view import figure_to_array
+    from course_utils.widgets.receptive_field import draw
+
+    alex = "AlexNet-like (227 x 227)"
+    w = ReceptiveFieldExplorer(stack=alex, layer=2)
+    fig, n_axes, first = w.fig, len(w.fig.axes), w.fig._cu_background
+    w.set_controls(layer=4)
+    assert w.fig._cu_background is not first
+    w.set_controls(stack="lecture: conv K + pool P")
+    assert w.fig.get_figwidth() < 10 and sum(ax.get_visible() for ax in w.fig.axes) == 3
+    w.set_controls(stack=alex, layer=2, row=3, col=4)
+    assert w.fig is fig and len(fig.axes) == n_axes and fig._cu_background is first
+    assert (figure_to_array(fig) == figure_to_array(draw(w.state))).all()

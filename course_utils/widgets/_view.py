@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import html
 import io
+import threading
 import traceback
 from collections import namedtuple
 from typing import NamedTuple
@@ -48,16 +49,21 @@ def clamp_float(value, low: float, high: float) -> float:
     return float(min(max(value, low), high))
 
 
+BACKGROUNDS_KEPT = 8  # backgrounds kept per figure (one per static key; ~1 MB each)
+
+
 def render_rgb(fig: Figure) -> np.ndarray:
     """Render a Figure with Agg: (H, W, 3) uint8 pixels.
 
     Blitting: artists marked with :func:`animate` (the ones ``draw`` updates) are drawn over a cached
     background holding everything else (axes, ticks, titles: text is most of matplotlib's drawing time).
     The background is redrawn when ``fig._cu_static_key`` (set by ``draw`` from what the static parts depend
-    on) changes, or on the first draw. Artists marked ``animate(..., rarely=True)`` (e.g. the ticks of an
-    axis that grows now and then) form a middle layer, cached over the background and redrawn alone when
-    ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole figure. Artists
-    given to :func:`keep_on_top` (a legend) are copied back from the background over the middle layer.
+    on) changes to a key not seen in the last BACKGROUNDS_KEPT, or on the first draw: going back to a key
+    seen before (a layer visited again) reuses its background. Artists marked ``animate(..., rarely=True)``
+    (e.g. the ticks of an axis that grows now and then) form a middle layer, cached over the background and
+    redrawn alone when ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole
+    figure. Artists given to :func:`keep_on_top` (a legend) are copied back from the background over the
+    middle layer.
     """
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     animated = getattr(fig, "_cu_animated", [])
@@ -67,11 +73,21 @@ def render_rgb(fig: Figure) -> np.ndarray:
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[..., :3]
     renderer = canvas.get_renderer()
-    fresh = getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key
-    if fresh:
-        canvas.draw()  # animated artists (both kinds) are skipped by a full draw
-        fig._cu_background, fig._cu_background_key = canvas.copy_from_bbox(fig.bbox), key
-        fig._cu_middleground = None
+    fresh = False
+    if getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key:
+        kept = fig.__dict__.setdefault("_cu_backgrounds", {})  # key -> background, the latest last
+        if key in kept:  # a background drawn before (e.g. a layer visited again): nothing to draw
+            fig._cu_background = kept.pop(key)
+        else:
+            canvas.draw()  # animated artists (both kinds) are skipped by a full draw
+            fig._cu_background, fresh = canvas.copy_from_bbox(fig.bbox), True
+        kept[key] = fig._cu_background
+        while len(kept) > BACKGROUNDS_KEPT:
+            kept.pop(next(iter(kept)))
+        fig._cu_background_key, fig._cu_middleground = key, None
+    if not fresh:  # no full draw: place the axes as one would (aspect), for the artists drawn alone below
+        for ax in fig.axes:
+            ax.apply_aspect()
     if middle:
         middle_key = getattr(fig, "_cu_middle_key", None)
         if getattr(fig, "_cu_middleground", None) is None or fig._cu_middleground_key != middle_key:
@@ -164,6 +180,7 @@ class Explorer:
         self.fig: Figure | None = None
         # hidden until there is a picture (an empty Image shows a broken-image icon)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
+        self.image.add_class("cu-image")
         # for the browser tests, not for the student: in the page (class cu-status) but never displayed
         self.status = widgets.Label(value="not rendered yet", layout=widgets.Layout(display="none"))
         self.status.add_class("cu-status")
@@ -247,6 +264,7 @@ class Explorer:
         self.error_box.value = ""
         self.renders += 1
         self.status.value = f"rendered {self.describe(state)} #{self.renders}"
+        self.after_redraw(state)
         return True
 
     def _show_error(self, exc: BaseException) -> None:
@@ -287,6 +305,10 @@ class Explorer:
         """The caption above the picture (HTML); by default empty."""
         return ""
 
+    def after_redraw(self, state) -> None:
+        """Hook: update secondary views (e.g. a click map) once the picture and status text are sent, so that
+        their work does not delay the picture the student waits for."""
+
     # -- display: the instance shows itself when it is the last expression of a cell ---------------------------
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -297,14 +319,41 @@ class Explorer:
 
 
 def image_axes(fig: Figure, rect, title: str = "", cmap: str = "gray"):
-    """An axes without ticks holding one image artist (updated later with :func:`set_image`)."""
+    """An axes without ticks holding one image artist (updated later with :func:`set_image`).
+
+    ``rect`` (figure fractions) is the panel the image may fill: :func:`set_image` draws every image pixel
+    as a square of the same whole number of screen pixels, as large as fits, at the top of the panel (see
+    :func:`fit_whole_pixels`)."""
     ax = fig.add_axes(rect)
+    ax._cu_panel = tuple(rect)
     ax.set_axis_off()
     if title:  # a figure text, not ax.set_title: title placement costs a text layout per tick each draw
         fig.text(rect[0] + rect[2] / 2, min(rect[1] + rect[3] + 0.02, 0.98), title, ha="center", va="bottom",
                  fontsize=9)
     im = animate(fig, ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest"))
     return ax, im
+
+
+MIN_WHOLE_SCALE = 4  # image pixels shown at least this large are drawn at a whole number of screen pixels
+
+
+def fit_whole_pixels(ax, h: int, w: int) -> None:
+    """Size the axes of an (h, w) image so that each image pixel covers the same whole number of screen
+    pixels (nearest-neighbour upscaling by an integer factor: no pixel drawn wider than its neighbour, no
+    thin line lost), as large as fits the panel given to :func:`image_axes`, centred at its top. An image
+    that would be shown less than MIN_WHOLE_SCALE times enlarged (rounding down would shrink it by more than
+    a fifth) fills its panel as ``imshow`` does."""
+    panel = getattr(ax, "_cu_panel", None)
+    if panel is None:
+        return
+    W, H = ax.figure.bbox.width, ax.figure.bbox.height
+    x0, y0, pw, ph = panel[0] * W, panel[1] * H, panel[2] * W, panel[3] * H
+    scale = int(min(pw / w, ph / h))
+    if scale < MIN_WHOLE_SCALE:
+        ax.set_position(panel)
+        return
+    left, bottom = round(x0 + (pw - scale * w) / 2), round(y0 + ph - scale * h)
+    ax.set_position((left / W, bottom / H, scale * w / W, scale * h / H))
 
 
 def set_image(im, arr: np.ndarray, vmin: float | None = None, vmax: float | None = None) -> None:
@@ -315,10 +364,33 @@ def set_image(im, arr: np.ndarray, vmin: float | None = None, vmax: float | None
     im.set_extent((-0.5, w - 0.5, h - 0.5, -0.5))
     im.axes.set_xlim(-0.5, w - 0.5)
     im.axes.set_ylim(h - 0.5, -0.5)
+    fit_whole_pixels(im.axes, h, w)
     if arr.ndim == 2:
         lo = float(np.min(arr)) if vmin is None else vmin
         hi = float(np.max(arr)) if vmax is None else vmax
         im.set_clim(lo, hi if hi > lo else lo + 1e-12)
+
+
+_warmed: set[str] = set()
+
+
+def warm_up(name: str, fn) -> None:
+    """Run ``fn()`` once per process, in a background (daemon) thread: it fills caches that a first visit
+    would otherwise wait for (e.g. the photos of the convolution explorer: one of them needs scikit-learn,
+    half a second to import). Only for NumPy work on course data: never the student's function (it is called
+    once per redraw, where its errors are shown), nor matplotlib or torch settings (not thread-safe). An
+    error is ignored here: the redraw that needs the value computes it again and shows the error."""
+    if name in _warmed:
+        return
+    _warmed.add(name)
+
+    def run():
+        try:
+            fn()
+        except Exception:  # shown by the redraw that needs it
+            pass
+
+    threading.Thread(target=run, name=f"course-utils-warm-{name}", daemon=True).start()
 
 
 # -- the function under study: called once, its result checked, then compared with the course reference ------

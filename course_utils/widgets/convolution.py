@@ -29,6 +29,7 @@ from course_utils.widgets._view import (
     image_axes,
     prepare,
     set_image,
+    warm_up,
 )
 
 KERNELS: dict[str, tuple[tuple[float, ...], ...]] = {
@@ -72,6 +73,11 @@ def photo(name: str) -> np.ndarray:
     from course_utils.data.photos import load_photo
 
     return load_photo(name, gray=True, size=(SIZE, SIZE))
+
+
+def _load_photos() -> None:
+    for name in PHOTOS:
+        photo(name)
 
 
 def make_state(**values) -> State:
@@ -167,6 +173,8 @@ class ConvolutionExplorer(Explorer):
         c = self.controls
         self._build(widgets.HBox([widgets.VBox([c["photo"], c["preset"], c["custom"]]),
                                   widgets.VBox([c["row"], c["col"]])]))
+        # a first switch to a photo would wait for it to load (china: scikit-learn's import, ~0.5 s)
+        warm_up("photos", _load_photos)
 
     def read_state(self) -> State:
         c = self.controls

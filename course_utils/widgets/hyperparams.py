@@ -20,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets._view import Explorer, OneInt, checked_call, clamp_int, image_axes, prepare, set_image
+from course_utils.widgets._view import Explorer, OneInt, animate, checked_call, clamp_int, prepare
 
 BOUNDS = {"input_size": (1, 32), "kernel_size": (1, 11), "stride": (1, 8), "padding": (0, 8), "dilation": (1, 4)}
 
@@ -105,38 +105,74 @@ def grids(state: State, out: int | None = None):
 
 
 PALETTE = np.array([[0.80, 0.80, 0.80], [1.0, 1.0, 1.0], [0.95, 0.55, 0.55], [0.35, 0.55, 0.95]])
+LINE_RGB = (0.3, 0.3, 0.3)  # the grid lines
+CELL_MAX = 40  # px: the largest cell drawn
+FIGSIZE = (7.0, 4.0)  # inches
+PANELS = {"in": (0.02, 0.05, 0.55, 0.82), "out": (0.62, 0.05, 0.36, 0.82)}  # figure fractions (x, y, w, h)
 
 
-def cells_to_rgb(codes: np.ndarray, cell: int = 12) -> np.ndarray:
-    """Colour each code and draw 1-pixel grid lines: (H, W) ints -> (H*cell, W*cell, 3) floats."""
-    rgb = np.repeat(np.repeat(PALETTE[codes], cell, axis=0), cell, axis=1)
-    rgb[::cell, :] = 0.3
-    rgb[:, ::cell] = 0.3
-    rgb[-1, :] = 0.3
-    rgb[:, -1] = 0.3
+def cells_to_rgb(codes: np.ndarray, cell: int = 12, line: int = 1) -> np.ndarray:
+    """Colour each code and draw a grid line of ``line`` pixels at every cell boundary (the outer ones too):
+    (H, W) ints -> (H*cell + line, W*cell + line, 3) floats. Meant to be shown pixel for pixel (no
+    resampling: see :func:`draw`), so that every line is there and as thick as the others."""
+    h, w = codes.shape
+    rgb = np.empty((h * cell + line, w * cell + line, 3))
+    rgb[: h * cell, : w * cell] = np.repeat(np.repeat(PALETTE[codes], cell, axis=0), cell, axis=1)
+    for k in range(line):
+        rgb[k::cell, :] = LINE_RGB
+        rgb[:, k::cell] = LINE_RGB
     return rgb
 
 
+def panel_boxes(fig: Figure) -> dict[str, tuple[int, int, int, int]]:
+    """Where each picture may go, in whole pixels of ``fig``: name -> (x0, y0 from the bottom, w, h)."""
+    W, H = fig.bbox.width, fig.bbox.height
+    return {name: (round(x * W), round(y * H), int(w * W), int(h * H)) for name, (x, y, w, h) in PANELS.items()}
+
+
+def cell_size(n_in: int, n_out: int, boxes: dict) -> tuple[int, int]:
+    """(cell, line) in pixels: the largest whole cell (at most CELL_MAX) with which the padded input (n_in
+    cells a side) and the output (n_out) both fit their panels (``boxes``: see :func:`panel_boxes`), the same
+    for both so that the shrinkage shows; lines 2 px wide on cells of 16 px or more, else 1 px."""
+    cell = CELL_MAX
+    for n, (_, _, w, h) in ((n_in, boxes["in"]), (n_out, boxes["out"])):
+        if n > 0:
+            cell = min(cell, (min(w, h) - 2) // n)
+    cell = max(cell, 3)
+    return cell, 2 if cell >= 16 else 1
+
+
 def _build(fig: Figure) -> dict:
-    ax_in, im_in = image_axes(fig, (0.02, 0.05, 0.55, 0.82), "padded input (grey: padding, red: dropped)")
-    ax_out, im_out = image_axes(fig, (0.62, 0.05, 0.36, 0.82), "output (red: no window fits)")
-    return {"in": im_in, "out": im_out}
+    # figimage: the cells are drawn pixel for pixel (resampling a grid of thin lines drops some of them)
+    art, boxes = {}, panel_boxes(fig)
+    titles = {"in": "padded input (grey: padding, red: dropped)", "out": "output (red: no window fits)"}
+    for name, (x, y, w, h) in PANELS.items():
+        fig.text(x + w / 2, min(y + h + 0.02, 0.98), titles[name], ha="center", va="bottom", fontsize=9)
+        art[name] = animate(fig, fig.figimage(np.ones((2, 2, 3)), origin="upper"))
+        art[name].box = boxes[name]
+    art["boxes"] = boxes
+    return art
+
+
+def _place(im, rgb: np.ndarray) -> None:
+    """Show ``rgb`` pixel for pixel at the top of the image's panel, centred under its title."""
+    x0, y0, w, h = im.box
+    im.set_data(rgb)
+    im.ox, im.oy = x0 + (w - rgb.shape[1]) // 2, y0 + h - rgb.shape[0]
 
 
 def draw(state: State, fig: Figure | None = None, size_fn=None, data: dict | None = None) -> Figure:
-    """Padded input with the highlighted window, and the output grid. ``data``: ``compute(state, size_fn)``
-    if already computed. Returns the Figure."""
-    fig, art = prepare(fig, (7.0, 4.0), _build)
+    """Padded input with the highlighted window, and the output grid, at the same whole number of pixels per
+    cell (every grid line drawn, none lost to resampling). ``data``: ``compute(state, size_fn)`` if already
+    computed. Returns the Figure."""
+    fig, art = prepare(fig, FIGSIZE, _build)
     d = data if data is not None else compute(state, size_fn)
     padded, outgrid = d["padded"], d["outgrid"]
-    set_image(art["in"], cells_to_rgb(padded))
-    # draw the output at the same cell size as the input so the shrinkage is visible
-    side = max(padded.shape[0], outgrid.shape[0]) * 12
-    canvas = np.ones((side, side, 3))
+    cell, line = cell_size(padded.shape[0], outgrid.shape[0], art["boxes"])
+    _place(art["in"], cells_to_rgb(padded, cell, line))
+    art["out"].set_visible(outgrid.size > 0)
     if outgrid.size:
-        small = cells_to_rgb(outgrid)
-        canvas[: small.shape[0], : small.shape[1]] = small
-    set_image(art["out"], canvas)
+        _place(art["out"], cells_to_rgb(outgrid, cell, line))
     return fig
 
 

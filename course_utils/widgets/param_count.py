@@ -88,11 +88,27 @@ def _build(fig: Figure) -> dict:
     y = np.arange(3)[::-1]
     bars = ax.barh(y, [1, 1, 1], color=COLORS, height=0.6)
     ax.set_yticks(y, NAMES)
-    ax.grid(axis="x", alpha=0.3)
+    ax.grid(axis="x", which="both", alpha=0.3)
     ax.set_xlabel("parameters (log scale)")
     labels = [ax.text(0, yi, "", va="center", fontsize=10) for yi in y]
     animate(fig, *bars, *labels)
     return {"ax": ax, "bars": bars, "labels": labels, "top": None}
+
+
+MAX_LABELS = 13  # tick labels on the count axis: at most this many (labels ~24 px wide, the axis 397 px)
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(k: int) -> str:
+    """A tick label: 1, 10, 10², 10³, ... (short: a dozen fit the axis side by side)."""
+    return "1" if k == 0 else "10" if k == 1 else "10" + str(k).translate(_SUPERSCRIPT)
+
+
+def decade_ticks(top: int) -> tuple[int, int]:
+    """(axis end, label step) for an axis from 10⁰ to 10^top: every ``step``-th power of ten is labelled so
+    that at most MAX_LABELS labels show (a grid line stays at every power), and the axis ends on a label."""
+    step = max(1, -(-top // (MAX_LABELS - 1)))
+    return -(-top // step) * step, step
 
 
 def draw(state: State, fig: Figure | None = None) -> Figure:
@@ -101,11 +117,13 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     counts = np.array([c for _, c in state.counts], dtype=float)
     logs = np.log10(np.maximum(counts, 1.0))
     top = max(2, int(np.ceil(logs.max())) + 1)
+    top, step = decade_ticks(top)
     fig._cu_static_key = top  # the ticks are drawn once per range (see _view.render_rgb)
     if art["top"] != top:
         art["top"] = top
         art["ax"].set_xlim(0, top)
-        art["ax"].set_xticks(range(0, top + 1), [f"1e{k}" for k in range(0, top + 1)])
+        art["ax"].set_xticks(range(0, top + 1), minor=True)  # a grid line every power of ten
+        art["ax"].set_xticks(range(0, top + 1, step), [power_of_ten(k) for k in range(0, top + 1, step)])
     for bar, label, c, lg in zip(art["bars"], art["labels"], counts, logs):
         bar.set_width(lg)
         label.set_x(lg + 0.1)

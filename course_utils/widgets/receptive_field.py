@@ -218,35 +218,50 @@ def display_maps(stack: str, K: int, P: int) -> tuple[tuple[np.ndarray, np.ndarr
 TINT = (0.1, 0.35, 0.9)  # the empirical field: 50% of this colour over the input
 
 
-@functools.cache
-def _builder(n_maps: int):
+MAX_MAPS = max(len(layers) for _, layers in STACKS.values()) + 1  # the input and every layer's output
+
+
+def _build(fig: Figure) -> dict:
+    """Panels for the longest stack, built once: a stack with fewer maps hides the others and lays the rest
+    out again (see :func:`_layout`): switching stacks costs no new axes (building one costs ~7 ms)."""
+    images, boxes, titles = [], [], []
+    for m in range(MAX_MAPS):
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        images.append(ax.imshow(np.zeros((2, 2)), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"))
+        titles.append(fig.text(0, 0, "", ha="center", va="bottom", fontsize=8))
+        if m == 0:  # the empirical field: a tinted rectangle, or per pixel if it is not one
+            tint = animate(fig, ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=TINT, alpha=0.5,
+                                                       edgecolor="none", antialiased=False)))
+            overlay = animate(fig, ax.imshow(np.zeros((2, 2, 4)), interpolation="nearest"))
+        box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
+        animate(fig, ax.add_patch(box))
+        boxes.append(box)
+    return {"images": images, "boxes": boxes, "titles": titles, "tint": tint, "overlay": overlay, "n": None}
+
+
+def figsize(n_maps: int) -> tuple[float, float]:
+    """Inches: up to 5 panels a row, larger when there are few maps."""
     cols = min(n_maps, 5)
     rows = (n_maps + cols - 1) // cols
+    side = min(3.2, 10.5 / cols)
+    return side * cols, (side + 0.25) * rows
 
-    def build(fig: Figure) -> dict:
-        # the maps and titles depend only on (stack, K, P, layer): they stay in the cached background;
-        # a new unit redraws only the boxes and the tint (see _view.render_rgb)
-        images, boxes, titles = [], [], []
-        for m in range(n_maps):
+
+def _layout(fig: Figure, art: dict, n_maps: int) -> None:
+    """Size the figure for ``n_maps`` panels and place them (the others hidden)."""
+    cols = min(n_maps, 5)
+    rows = (n_maps + cols - 1) // cols
+    fig.set_size_inches(*figsize(n_maps), forward=False)
+    for m, (im, title) in enumerate(zip(art["images"], art["titles"])):
+        im.axes.set_visible(m < n_maps)
+        title.set_visible(m < n_maps)
+        if m < n_maps:
             r, c = divmod(m, cols)
             rect = (c / cols + 0.01, 1 - (r + 1) / rows + 0.02, 1 / cols - 0.02, 1 / rows - 0.1)
-            ax = fig.add_axes(rect)
-            ax.set_axis_off()
-            images.append(ax.imshow(np.zeros((2, 2)), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"))
-            titles.append(fig.text(rect[0] + rect[2] / 2, rect[1] + rect[3] + 0.01, "", ha="center",
-                                   va="bottom", fontsize=8))
-            if m == 0:  # the empirical field: a tinted rectangle, or per pixel if it is not one
-                tint = animate(fig, ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=TINT, alpha=0.5,
-                                                           edgecolor="none", antialiased=False)))
-                overlay = animate(fig, ax.imshow(np.zeros((2, 2, 4)), interpolation="nearest"))
-            box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
-            animate(fig, ax.add_patch(box))
-            boxes.append(box)
-        return {"images": images, "boxes": boxes, "titles": titles, "tint": tint, "overlay": overlay}
-
-    side = min(3.2, 10.5 / cols)  # inches per panel: larger when there are few maps
-    build.figsize = (side * cols, (side + 0.25) * rows)
-    return build
+            im.axes.set_position(rect)
+            title.set_position((rect[0] + rect[2] / 2, rect[1] + rect[3] + 0.01))
+    art["n"] = n_maps
 
 
 def _show(im, arr: np.ndarray) -> None:
@@ -278,10 +293,14 @@ def draw(state: State, fig: Figure | None = None, rf_fn=None, data: dict | None 
     field (blue tint). ``data``: ``compute(state, rf_fn)`` if already computed. Returns the Figure."""
     d = data if data is not None else compute(state, rf_fn)
     maps = display_maps(state.stack, state.K, state.P)
-    build = _builder(len(maps))
-    fig, art = prepare(fig, build.figsize, build)
-    fig._cu_static_key = (state.stack, state.K, state.P, state.layer)  # maps (faded or not) and titles
+    fig, art = prepare(fig, figsize(MAX_MAPS), _build)
+    if art["n"] != len(maps):
+        _layout(fig, art, len(maps))
+    fig._cu_static_key = (state.stack, state.K, state.P, state.layer)  # maps (faded or not), titles, size
     for m, (im, box, title) in enumerate(zip(art["images"], art["boxes"], art["titles"])):
+        if m >= len(maps):  # a hidden panel (animated artists are drawn alone: hide the box too)
+            box.set_visible(False)
+            continue
         shown, faded = maps[m]
         _show(im, faded if m > state.layer + 1 else shown)
         b = d["boxes"][m]
@@ -354,10 +373,11 @@ class ReceptiveFieldExplorer(Explorer):
     def render(self, state: State) -> Figure:
         self._data = compute(state, self.rf_fn)
         self.checks = self._data["checks"]
-        fig = draw(state, self.fig, data=self._data)
-        if self.clickmap is not None:
+        return draw(state, self.fig, data=self._data)
+
+    def after_redraw(self, state: State) -> None:
+        if self.clickmap is not None:  # its own canvas (ipympl): redrawn after the picture is sent
             self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
-        return fig
 
     def describe_html(self, state: State) -> str:
         d = self._data

@@ -77,3 +77,14 @@ def test_receptive_field_explorer_unit_selection(explorers):
     assert nb.image_bytes(w) != before
     assert_status_hidden(w)
     nb.screenshot(w, "receptive-field-after")
+
+
+def test_a_redraw_is_timed_from_the_key_to_the_decoded_picture(explorers):
+    # the browser benchmark's measure (python -m course_utils.bench_browser): it must see this very redraw;
+    # how long it takes is printed by the benchmark, never asserted
+    nb, w = explorers, explorers.explorer(0)
+    before = nb.wait_status(w, r"#\d+$")
+    result = nb.timed(w, lambda: nb.slider_keys(w, "window #", "ArrowRight"))
+    n = int(before.rsplit("#", 1)[1])
+    assert result["status"].endswith(f"#{n + 1}")  # one redraw, its own status text
+    assert 0 < result["statusMs"] <= result["ms"] and 0 < result["srcMs"] <= result["ms"]
