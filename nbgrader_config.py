@@ -50,13 +50,14 @@ from course_utils.grading.preprocessors import (  # noqa: E402
     DeduplicateIdsKeepLast,
     DropBrokenWidgetState,
     ExecuteKeepingResults,
+    RepairCellMetadata,
     StderrIsNotAFailure,
     StripHiddenTests,
 )
 from course_utils.grading.seeds import PerStudentSeeds  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIdsKeepLast, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+    ClearOutput, DeduplicateIdsKeepLast, RepairCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 # A kernel that dies (a sandbox limit, or the student's own exit) keeps the results of the cells that ran
 # before it, and the rest are recorded as not run: nbgrader's Execute would leave the submission ungraded.

@@ -127,6 +127,27 @@ def apply_filterbank(image, bank):  # right, given a right conv2d_forward
 def no_relu(image, bank):
     return conv2d_forward(image[None, None], bank[:, None])[0]
 
+def by_default(image, bank, conv=conv2d_forward):  # the student's conv under other names
+    return np.maximum(conv(image[None, None], bank[:, None])[0], 0.0)
+
+my_conv = conv2d_forward
+
+def by_alias(image, bank):
+    return np.maximum(my_conv(image[None, None], bank[:, None])[0], 0.0)
+
+def by_closure(conv=conv2d_forward):
+    def apply_filterbank(image, bank):
+        return np.maximum(conv(image[None, None], bank[:, None])[0], 0.0)
+    return apply_filterbank
+
+by_closure = by_closure()
+
+def by_helper(image, bank):
+    return helper(image, bank)
+
+def helper(image, bank, *, conv=conv2d_forward):
+    return np.maximum(conv(image[None, None], bank[:, None])[0], 0.0)
+
 def calls_the_reference(image, bank):
     from course_utils.reference import conv2d_forward as saved
     return np.maximum(saved(image[None, None], bank[:, None])[0], 0.0)
@@ -151,6 +172,11 @@ def test_an_item_is_judged_on_its_own_with_the_courses_version_of_what_it_calls(
     assert nb["conv2d_forward"] is student_conv, "the student's own function is back after the check"
     with pytest.raises(AssertionError, match="^a1_apply_filterbank: hidden case 0 .*values differ"):
         verify.check("a1_apply_filterbank", nb["no_relu"], seed=1402)
+    for name in ("by_default", "by_alias", "by_closure", "by_helper"):  # the student's conv, however reached
+        verify.check("a1_apply_filterbank", nb[name], seed=1402)
+    assert nb["my_conv"] is student_conv and nb["by_default"].__defaults__ == (student_conv,)
+    assert nb["helper"].__kwdefaults__ == {"conv": student_conv}
+    assert nb["by_closure"].__closure__[0].cell_contents is student_conv
     # a student whose conv2d_forward does not even exist (a SyntaxError in its cell)
     nb = _notebook(drop=["conv2d_forward"])
     verify.check("a1_apply_filterbank", nb["apply_filterbank"], seed=1402)
@@ -223,3 +249,86 @@ def test_hidden_cases_seen_once_do_not_help_another_student():
     verify.check("a1_conv2d_forward", harvester, seed=1301)  # the cases it was written for
     with pytest.raises(AssertionError, match="^a1_conv2d_forward: hidden case"):
         verify.check("a1_conv2d_forward", harvester, seed=987_654_321)
+
+
+@pytest.mark.parametrize("saved", [{"version_major": 2, "version_minor": 0}, None, []])
+def test_feedback_renders_a_notebook_with_broken_widget_state(saved):
+    """Some ipywidgets versions save widget state without a "state" key: the feedback is still written."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from course_utils.grading.preprocessors import DropBrokenWidgetState
+
+    image = nbformat.v4.new_output("display_data", data={"text/plain": "x", "image/png": "iVBORw0KGgo="})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", outputs=[image])])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": saved}
+    nb, _ = DropBrokenWidgetState().preprocess(nb, {})
+    assert "iVBORw0KGgo=" in HTMLExporter().from_notebook_node(nb)[0]
+
+
+# ---------------------------------------------------------------- the course's or another library's code, by any path
+def _reloaded_reference_conv():
+    """The reference's conv module loaded again under another package name (its functions are new objects)."""
+    import importlib
+    import os
+    import sys
+    import types
+
+    import course_utils.reference as reference
+
+    package = types.ModuleType("mylib")
+    package.__path__ = [os.path.dirname(reference.__file__)]
+    sys.modules["mylib"] = package
+    try:
+        return importlib.import_module("mylib.conv").conv2d_forward
+    finally:
+        for name in [n for n in sys.modules if n == "mylib" or n.startswith("mylib.")]:
+            del sys.modules[name]
+
+
+def _scipy_c_core(x, w, b=None, stride=1, padding=0):
+    from scipy.ndimage import _nd_image
+
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))).astype(float)
+    N, C, H, W = xp.shape
+    F, _, KH, KW = w.shape
+    out = np.zeros((N, F, (H - KH) // stride + 1, (W - KW) // stride + 1))
+    for n in range(N):
+        for f in range(F):
+            acc = np.zeros((H, W))
+            for c in range(C):
+                o = np.zeros((H, W))
+                _nd_image.correlate(np.ascontiguousarray(xp[n, c]), np.ascontiguousarray(w[f, c].astype(float)),
+                                    o, 4, 0.0, [-(KH // 2), -(KW // 2)])
+                acc += o
+            out[n, f] = acc[: out.shape[2] * stride: stride, : out.shape[3] * stride: stride]
+    return out if b is None else out + np.asarray(b)[None, :, None, None]
+
+
+def _torch_guard_off(x, w, b=None, stride=1, padding=0):
+    import torch
+
+    with torch._C.DisableTorchFunction():
+        t = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w),
+                                       None if b is None else torch.from_numpy(b), stride=stride, padding=padding)
+    return t.numpy()
+
+
+def test_the_courses_code_loaded_under_another_name_still_trips():
+    saved = _reloaded_reference_conv()
+
+    def conv2d_forward(x, w, b=None, stride=1, padding=0):
+        return saved(x, w, b, stride, padding)
+
+    with pytest.raises(AssertionError, match="called the course's implementation mylib.conv.conv2d_forward"):
+        verify.check("a1_conv2d_forward", conv2d_forward, seed=1301)
+
+
+@pytest.mark.parametrize("fn, called", [(_scipy_c_core, "scipy.ndimage._nd_image.correlate"),
+                                        (_torch_guard_off, "torch._C.DisableTorchFunction")])
+def test_another_librarys_compiled_code_trips_on_a_numpy_only_item(fn, called):
+    import scipy.ndimage  # noqa: F401  (imported before the check, as a student's notebook would)
+    import torch  # noqa: F401
+
+    with pytest.raises(AssertionError, match=f"called another library's implementation {called}"):
+        verify.check("a1_conv2d_forward", fn, seed=1301)

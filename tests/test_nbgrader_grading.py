@@ -157,6 +157,19 @@ def _edit_tests(nb):
                 c.pop("outputs"), c.pop("execution_count")
 
 
+def _tamper_metadata(nb):
+    """What a notebook editor can do to nbgrader's cell metadata: flags off, points up, a grade id renamed."""
+    for c in nb["cells"]:
+        meta = _meta(c)
+        if meta.get("grade_id") == "a1_conv_params":
+            meta.update(grade=False, locked=False)
+            c["source"] = "pass  # no longer a test cell"
+        elif meta.get("grade_id") == "a1_fc_params":
+            meta.update(grade_id="my_own_cell", points=200)
+        elif meta.get("grade_id") == "a1_lc_params":
+            meta.update(solution=True, points=50)
+
+
 CONV_LOGS = _solutions("a1")["a1_conv2d_forward_solution"].replace(
     "def conv2d_forward(x, w, b=None, stride=1, padding=0):",
     "import logging\n\ndef conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
@@ -232,6 +245,8 @@ CASES = {
     "harvester": (None, _submission("a1", {"a1_conv2d_forward_solution": HARVESTER}), "ok",
                   {**FULL, "a1_conv2d_forward": 0}),
     "renamed": ("a1-Copy1.ipynb", _submission("a1"), "ok", FULL),
+    # graded cells' metadata changed in the notebook: the gradebook's flags and cells are put back
+    "tampered_metadata": (None, _submission("a1", edit=_tamper_metadata), "ok", FULL),
     "stale_then_stuck": (None, _submission("a1", extra_before=(
         "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)")),
         ("timeout", "error"), {}),

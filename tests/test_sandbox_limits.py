@@ -148,7 +148,8 @@ def _cheater_folder(folder):
     shutil.copytree(ROOT / "course_utils", copy, ignore=shutil.ignore_patterns("__pycache__"))
     verify = copy / "grading" / "verify.py"
     text = verify.read_text()
-    patched = text.replace("        for fn in list(_forbidden_functions(self.numpy_only)):", "        for fn in []:")
+    switch = "        for fn in list(_forbidden_functions(self.numpy_only, self.fn)):"
+    patched = text.replace(switch, "        for fn in []:")
     assert patched != text
     verify.write_text(patched)
 

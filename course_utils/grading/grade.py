@@ -30,6 +30,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 import traceback
 import unicodedata
@@ -254,7 +255,7 @@ def _lost_points(config, student, aid, notebooks, skip=()) -> list[str]:
                 errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
                 if errors:
                     text = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"
-                    why = " ".join(text.split())[:200]
+                    why = textwrap.shorten(" ".join(text.split()), 300, placeholder=" …")
         reasons.append(f"{grade_id} lost its points: {why}")
     return reasons
 
@@ -428,9 +429,10 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                         outcome.messages.insert(0, f"the kernel died in {result['died_in']} (the submission's "
                                                 "code ended it): the cells from there on were not run")
                     if not result["success"]:
+                        why = next((m for m in result["messages"] if "ERROR" in m or "Error" in m),
+                                   "a cell could not be interrupted, or nbgrader failed")
                         outcome.fail(outcome.status if result["limits"] else "error",
-                                     "autograding failed (a cell could not be interrupted, or nbgrader "
-                                     "failed): score 0")
+                                     f"autograding failed, score 0: {why}")
                 if outcome.failed:
                     _discard(root, config, *job)
                 _finish(config, outcome, echo)

@@ -5,6 +5,8 @@
   same grade id; nbgrader sets the earlier copies' metadata to ``{}``, which later crashes autograde with a
   misleading "old metadata format" error (nbgrader issue 1083). We *drop* the ``nbgrader`` key instead: the
   earlier copies become ordinary cells, the last one keeps its id and is restored from the gradebook.
+- ``RepairCellMetadata`` puts back the nbgrader flags of graded cells that a student's editor changed (and
+  makes a cell with an unknown grade id an ordinary one): nbgrader failed the whole submission instead.
 - ``StripHiddenTests`` removes hidden tests from feedback (their source, their tracebacks, and whatever was
   printed while they ran: a student who prints their function's inputs must not harvest the hidden
   cases): the autograded notebook holds them, and feedback goes back to students.
@@ -68,6 +70,41 @@ class DeduplicateIdsKeepLast(NbGraderPreprocessor):
         return nb, resources
 
 
+class RepairCellMetadata(NbGraderPreprocessor):
+    """Give graded cells back the nbgrader flags the gradebook knows; a cell with an unknown grade id becomes
+    an ordinary cell. A student's notebook editor can change a cell's flags (a test cell made ordinary or a
+    solution, points changed, a grade id renamed): nbgrader then failed the whole submission ("locked
+    changed", ``KeyError: 'grade_id'``). Repaired, the cell keeps its place and content (a locked cell's source
+    is restored by ``OverwriteCells``, which also puts back any graded cell left missing)."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            source = gb.find_notebook(info["notebook"], info["assignment"])
+            grades = {c.name: float(c.max_score) for c in source.grade_cells}
+            flags = {c.name: {"grade": c.name in grades, "solution": c.name in {s.name for s in source.solution_cells},
+                              "task": c.name in {t.name for t in source.task_cells}}
+                     for c in source.source_cells}
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if meta is None:
+                continue
+            grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+            if grade_id not in flags:
+                del cell.metadata["nbgrader"]
+                self.log.warning("Cell with unknown grade id %r: graded as an ordinary cell", grade_id)
+                continue
+            wanted = {**flags[grade_id], **({"points": grades[grade_id]} if grade_id in grades else {})}
+            changed = {k: v for k, v in wanted.items() if meta.get(k, False) != v}
+            if changed:
+                meta.update(changed)
+                self.log.warning("Cell %s: nbgrader flags restored from the gradebook (%s)", grade_id,
+                                 ", ".join(changed))
+        return nb, resources
+
+
 class StripHiddenTests(NbGraderPreprocessor):
     """Replace hidden-test regions by a comment and reduce tracebacks of graded cells to their last line."""
 
@@ -123,11 +160,13 @@ class DropBrokenWidgetState(NbGraderPreprocessor):
     """Drop notebook-level widget state without a ``"state"`` mapping (nbconvert's HTML export fails on it)."""
 
     def preprocess(self, nb, resources):
-        widgets = nb.metadata.get("widgets", {})
-        saved = widgets.get(WIDGET_STATE)
-        if saved is not None and not isinstance(saved.get("state") if isinstance(saved, dict) else None, dict):
-            del widgets[WIDGET_STATE]
-            self.log.warning("Dropped saved widget state without a 'state' key (it cannot be rendered)")
+        if "widgets" not in nb.metadata:
+            return nb, resources
+        widgets = nb.metadata["widgets"]
+        saved = widgets.get(WIDGET_STATE) if isinstance(widgets, dict) else None
+        if not isinstance(saved.get("state") if isinstance(saved, dict) else None, dict):
+            del nb.metadata["widgets"]  # nbconvert fails on it, and on an empty mapping too (on any image output)
+            self.log.warning("Dropped saved widget state without a 'state' mapping (it cannot be rendered)")
         return nb, resources
 
 

@@ -20,8 +20,13 @@ A hidden test cell of an assignment calls ``check(item, student_function, seed=.
 instructor's own process, on the student's own cases (``seeds.py``: each student's seeds derive from a
 course secret and the student's id, so hidden cases seen once cannot be hard-coded): a submission that
 silences its errors, disables ``check`` or forges the files still needs outputs that are right for cases
-it was not shown. What no autograder in the student's process can rule out: a student who copies the
-reference's *source text* into their answer (that is plagiarism, for a human to judge).
+it was not shown. The course's functions are found by their files too (a module loaded again under another
+name), and on a NumPy-only item other libraries' compiled functions and torch's switches that turn the torch
+guard off are tripwires as well. What no checker in the student's own process can rule out: a student who
+copies the reference's *source text* into their answer (plagiarism, for a human to judge), or who rewrites
+the kernel's Python itself (an IPython AST transformer that swallows the tripwire's error, then saves the
+reference's outputs for their own cases): the outputs are then right, and only the calls are illegal. Closing
+that needs a grading kernel in which the course's implementations are not installed at all.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ ALLOWED_PREFIXES = ("course_utils.grading", "course_utils.checks", "course_utils
 OTHER_IMPLEMENTATIONS = ("scipy.signal", "scipy.ndimage", "skimage", "cv2")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+_PACKAGE_DIR = os.path.join(_PACKAGE_PARENT, "course_utils")
+#: the same parts of the package as files (a module loaded again under another name keeps its file)
+ALLOWED_FILES = ("grading", "checks.py", "data", "sandbox", "__init__.py")
+
 _TRIPPED: list[str] = []
 
 
@@ -55,6 +64,14 @@ def is_forbidden_module(name: str, numpy_only: bool = False) -> bool:
     if under("course_utils"):
         return name != "course_utils" and not any(under(p) for p in ALLOWED_PREFIXES)
     return numpy_only and any(under(p) for p in OTHER_IMPLEMENTATIONS)
+
+
+def is_forbidden_file(path) -> bool:
+    """True for a file of the course's own implementations (whatever name its module was loaded under)."""
+    if not isinstance(path, str) or not path:
+        return False
+    rel = os.path.relpath(os.path.realpath(path), os.path.realpath(_PACKAGE_DIR))
+    return not rel.startswith(os.pardir) and rel.split(os.sep)[0] not in ALLOWED_FILES
 
 
 def _record_trip(name: str):
@@ -69,8 +86,23 @@ def _tripwire(*args, **kwargs):  # its __code__ (renamed per function) replaces 
     )
 
 
-def _forbidden_functions(numpy_only=False):
-    """Every plain function (and method) defined in an already-imported forbidden module."""
+def _reachable_modules(fn):
+    """Modules the student's function can reach in one step (its globals, defaults, closure), with names."""
+    values = [*(getattr(fn, "__globals__", None) or {}).values(), *(getattr(fn, "__defaults__", None) or ())]
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    holder = types.ModuleType("the student's namespace")
+    holder.__dict__.update({f"_{i}": v for i, v in enumerate(values) if not isinstance(v, types.ModuleType)})
+    return [("", holder), *((getattr(v, "__name__", ""), v) for v in values if isinstance(v, types.ModuleType))]
+
+
+def _forbidden_functions(numpy_only=False, fn=None):
+    """Every plain function (and method) defined in an already-imported forbidden module or file, and those
+    the student's function ``fn`` holds (a module of the course loaded under another name and dropped from
+    ``sys.modules`` still has its functions' files)."""
     import importlib
 
     for name in ("course_utils.reference", "course_utils.counting"):
@@ -79,17 +111,44 @@ def _forbidden_functions(numpy_only=False):
         except ImportError:
             pass
     seen = set()
-    for mod_name, mod in list(sys.modules.items()):
-        if not is_forbidden_module(mod_name, numpy_only) or not isinstance(mod, types.ModuleType):
+    reachable = _reachable_modules(fn) if fn is not None else []
+    for mod_name, mod in [*sys.modules.items(), *reachable]:
+        if not isinstance(mod, types.ModuleType) or not (
+                is_forbidden_module(mod_name, numpy_only) or is_forbidden_file(getattr(mod, "__file__", None))
+                or mod_name == ""):
             continue
         for obj in list(vars(mod).values()):
             members = vars(obj).values() if isinstance(obj, type) else (obj,)
             for fn in members:
                 fn = getattr(fn, "__func__", fn)
-                if isinstance(fn, types.FunctionType) and id(fn) not in seen:
-                    if is_forbidden_module(fn.__module__ or "", numpy_only) and not fn.__code__.co_freevars:
-                        seen.add(id(fn))
-                        yield fn
+                if not isinstance(fn, types.FunctionType) or id(fn) in seen or fn.__code__.co_freevars:
+                    continue
+                if is_forbidden_module(fn.__module__ or "", numpy_only) or is_forbidden_file(fn.__code__.co_filename):
+                    seen.add(id(fn))
+                    yield fn
+
+
+def _forbidden_builtins(numpy_only=False):
+    """(module, name) of the compiled functions (C, Cython) of other libraries a NumPy-only item may not call,
+    and torch's switches that turn the torch guard off: they are swapped for tripwires while a check runs."""
+    if not numpy_only:
+        return
+    for mod_name, mod in list(sys.modules.items()):
+        if isinstance(mod, types.ModuleType) and is_forbidden_module(mod_name, numpy_only):
+            for name, obj in list(vars(mod).items()):
+                if callable(obj) and not isinstance(obj, type | types.ModuleType | types.FunctionType):
+                    yield mod, name
+    torch_c = getattr(sys.modules.get("torch"), "_C", None)
+    for name in ("DisableTorchFunction", "DisableTorchFunctionSubclass"):
+        if hasattr(torch_c, name):
+            yield torch_c, name
+
+
+def _tripping(qualname: str):
+    def tripwire(*args, **kwargs):
+        raise __import__("course_utils.grading.verify", fromlist=["_"])._record_trip(qualname)
+
+    return tripwire
 
 
 def _torch_guard():
@@ -116,8 +175,8 @@ class tripwires:
     function by ``judged_alone``).
     """
 
-    def __init__(self, numpy_only=False):
-        self.numpy_only = numpy_only
+    def __init__(self, numpy_only=False, fn=None):
+        self.numpy_only, self.fn = numpy_only, fn
 
     def __enter__(self):
         # the tripwires report to the imported module (a fresh copy of this file loaded by a hidden test
@@ -126,11 +185,16 @@ class tripwires:
         del log[:]
         self.log = log
         self.swaps = []  # (function, its own code, its tripwire)
-        for fn in list(_forbidden_functions(self.numpy_only)):
+        for fn in list(_forbidden_functions(self.numpy_only, self.fn)):
             trip = _tripwire.__code__.replace(
                 co_name=fn.__code__.co_name, co_qualname=f"{fn.__module__}.{fn.__code__.co_qualname}"
             )
             self.swaps.append((fn, fn.__code__, trip))
+        #: what the tripwires of the course's own functions are called (whatever their module's name)
+        self.course_names = {trip.co_qualname for fn, _, trip in self.swaps
+                             if is_forbidden_file(fn.__code__.co_filename)}
+        self.attributes = [(mod, name, getattr(mod, name), _tripping(f"{mod.__name__}.{name}"))
+                           for mod, name in _forbidden_builtins(self.numpy_only)]
         self.modules_before = set(sys.modules)
         self._set(True)
         return log
@@ -138,6 +202,8 @@ class tripwires:
     def _set(self, armed: bool) -> None:
         for fn, code, trip in self.swaps:
             fn.__code__ = trip if armed else code
+        for mod, name, own, trip in self.attributes:
+            setattr(mod, name, trip if armed else own)
         if armed:
             self.guard = _torch_guard() if self.numpy_only else None
             if self.guard is not None:
@@ -186,26 +252,56 @@ def judged_alone(item: str, fn, wrap=None):
     ``Item.uses`` names them: ``{"conv2d_forward": "course_utils.reference:conv2d_forward"}`` for
     ``apply_filterbank``. ``fn`` looks them up by those names among its globals (the notebook's), which
     are rebound here and restored after: a mistake in ``conv2d_forward`` costs that exercise only, and the
-    check of ``apply_filterbank`` judges ``apply_filterbank``. ``wrap(reference)`` adapts each reference
-    (``tripwires.exempt`` in the hidden checks). A callable without globals (a builtin, an object) is left as is.
+    check of ``apply_filterbank`` judges ``apply_filterbank``. The student's own version is replaced wherever
+    the notebook's functions can reach it (another global name, a default argument, a closure).
+    ``wrap(reference)`` adapts each reference (``tripwires.exempt`` in the hidden checks). A callable
+    without globals (a builtin, an object) is left as is.
     """
     uses = references(item)
     namespace = getattr(fn, "__globals__", None)
     if not uses or not isinstance(namespace, dict):
         yield
         return
+    undo = []  # (restore function), run in reverse order
     absent = object()
-    saved = {name: namespace.get(name, absent) for name in uses}
+
+    def put(holder, key, value):
+        old = holder.get(key, absent)
+        holder[key] = value
+        undo.append(lambda: holder.pop(key, None) if old is absent else holder.__setitem__(key, old))
+
     try:
         for name, reference in uses.items():
-            namespace[name] = wrap(reference) if wrap else reference
+            stand_in = wrap(reference) if wrap else reference
+            own = namespace.get(name, absent)
+            put(namespace, name, stand_in)
+            if not isinstance(own, types.FunctionType):
+                continue
+            # the student's own version under other names too: an alias, a default argument, a closure
+            for key, value in list(namespace.items()):
+                if value is own:
+                    put(namespace, key, stand_in)
+            notebook_functions = [f for f in namespace.values()
+                                  if isinstance(f, types.FunctionType) and f.__globals__ is namespace]
+            for f in {id(f): f for f in [fn, *notebook_functions]}.values():
+                if f.__defaults__ and any(d is own for d in f.__defaults__):
+                    old_defaults = f.__defaults__
+                    f.__defaults__ = tuple(stand_in if d is own else d for d in old_defaults)
+                    undo.append(lambda f=f, d=old_defaults: setattr(f, "__defaults__", d))
+                for key, d in (f.__kwdefaults__ or {}).items():
+                    if d is own:
+                        put(f.__kwdefaults__, key, stand_in)
+                for cell in f.__closure__ or ():
+                    try:
+                        if cell.cell_contents is own:
+                            cell.cell_contents = stand_in
+                            undo.append(lambda c=cell, o=own: setattr(c, "cell_contents", o))
+                    except ValueError:  # an empty cell
+                        pass
         yield
     finally:
-        for name, old in saved.items():
-            if old is absent:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = old
+        for restore in reversed(undo):
+            restore()
 
 
 def _as_arrays(out):
@@ -236,7 +332,7 @@ def check(item: str, fn, seed: int) -> None:
     outputs = {}
     cases = spec.cases(seed)  # built before the tripwires are set: the cases may use the reference
     references(item)  # imported now: what is first imported while the tripwires are set counts as the student's
-    wires = tripwires(numpy_only=spec.numpy_only)
+    wires = tripwires(numpy_only=spec.numpy_only, fn=fn)
     with wires as tripped, judged_alone(item, fn, wrap=wires.exempt):
         for i, case in enumerate(cases):
             try:
@@ -255,8 +351,8 @@ def check(item: str, fn, seed: int) -> None:
                 outputs[f"c{i}_{j}"] = arr
                 outputs[f"dtype_c{i}_{j}"] = np.array(dtype)
     if tripped:
-        what = ("the course's implementation" if tripped[0].startswith("course_utils")
-                else "another library's implementation")
+        ours = tripped[0] in wires.course_names or tripped[0].startswith("course_utils")
+        what = "the course's implementation" if ours else "another library's implementation"
         raise AssertionError(
             f"{item}: your code called {what} {tripped[0]}; this exercise asks you to write it yourself"
             + (" with NumPy only" if spec.numpy_only else "") + " (0 points for this item)"
