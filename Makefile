@@ -22,12 +22,13 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test test-fast release grade feedback bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
 
-help:
-	@sed -n '1,6p' Makefile
+help:  ## list these commands
+	@sed -n '1,4p' Makefile
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-16s %s\n", $$1, $$2}' Makefile
 
 # ---------------------------------------------------------------- installation
 # Idempotent: the stamp is newer than the lock and the package metadata, so a second run does nothing.
-setup: $(STAMP)
+setup: $(STAMP)  ## install everything into .venv (make lab and make test do it the first time)
 
 $(STAMP): requirements.lock pyproject.toml deploy/lab/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,24 +43,24 @@ $(STAMP): requirements.lock pyproject.toml deploy/lab/overrides.json
 
 # Students get Validate, not the instructor's formgrader / create-assignment tools (nor, locally, the exchange's
 # assignment list: see NBGRADER_EXCHANGE_LAB).
-student-mode:
+student-mode:  ## hide the instructor's tools (formgrader, create-assignment) in .venv
 	@$(BIN)/jupyter labextension disable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) $(NBGRADER_EXCHANGE_LAB) >/dev/null 2>&1
 	@for ext in $(NBGRADER_INSTRUCTOR_SERVER) $(NBGRADER_EXCHANGE_SERVER); do \
 		$(BIN)/jupyter server extension disable --sys-prefix $$ext >/dev/null 2>&1; done
 	@echo "student mode: no formgrader, create-assignment or (without an exchange) assignment list in $(VENV)"
 
-instructor-mode: setup
+instructor-mode: setup  ## show the formgrader and create-assignment in .venv
 	@$(BIN)/jupyter labextension enable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1
 	@$(BIN)/jupyter server extension enable --sys-prefix $(NBGRADER_INSTRUCTOR_SERVER) >/dev/null 2>&1
 	@echo "instructor mode: nbgrader formgrader and create-assignment are enabled in $(VENV)"
 
 # System packages the tests need (headless Chromium for browser tests, bubblewrap for the grading
 # sandbox, Debian's Python venv for the hub test). Installs only what is missing; needs root/apt.
-system-deps:
+system-deps:  ## install the system packages the tests need (Chromium, bubblewrap; root and apt)
 	@bash .ci/install-system-deps
 
 # Regenerate requirements.lock from requirements.in (after changing a pin).
-lock:
+lock:  ## regenerate requirements.lock after changing requirements.in
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in
 	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > requirements.lock
@@ -70,19 +71,19 @@ lock:
 # only user, and `make lab` is a newcomer's first command.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: setup
+lab: setup  ## open the course in JupyterLab (options through ARGS=...)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_AS_ROOT) \
 		--LabApp.default_url=/lab/tree/notebooks/01_large_inputs_and_parameter_counting.ipynb $(ARGS)
 
 # ---------------------------------------------------------------- tests
-test: setup system-deps
+test: setup system-deps  ## run every test (options through PYTEST_ARGS=...)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Everything but the browser, hub and notebook-execution tests (a quick loop while developing).
-test-fast: setup
+test-fast: setup  ## the tests without browser, hub, notebook execution and slow ones
 	$(BIN)/python -m pytest -m "not e2e and not hub and not notebooks and not slow" $(PYTEST_ARGS)
 
-bench: setup
+bench: setup  ## run the benchmarks (speed ratios and latencies, side by side)
 	$(BIN)/python -m course_utils.bench --quick
 	$(BIN)/python -m course_utils.bench_widgets
 	$(BIN)/python -m course_utils.bench_browser
@@ -90,23 +91,23 @@ bench: setup
 	$(BIN)/python -m course_utils.grading.bench
 
 # ---------------------------------------------------------------- instructors
-release: setup
+release: setup  ## regenerate assignments/ from solutions/
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.release
 
-grade: setup
+grade: setup  ## autograde grading/submitted/ into grading/scores.csv and feedback (ARGS="--student X")
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade $(ARGS)
 
 # After grading written answers in the formgrader: feedback and scores.csv with the hand grades (runs no code).
-feedback: setup
+feedback: setup  ## after hand grading: rewrite feedback and scores.csv from the gradebook (runs no code)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade --feedback-only $(ARGS)
 
-hub: setup
+hub: setup  ## start JupyterHub for a class on this server (deploy/README.md)
 	bash deploy/run_hub.sh $(ARGS)
 
 # Notebooks are committed without outputs.
-clear-outputs: setup
+clear-outputs: setup  ## strip outputs from the notebooks and solutions
 	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/*.ipynb solutions/*/*.ipynb
 
-clean:
+clean:  ## remove test artifacts and caches
 	rm -rf artifacts .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

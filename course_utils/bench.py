@@ -6,7 +6,7 @@ Prints median ratios NumPy time / torch time (lower is better for NumPy). Fair b
 * rounds are interleaved (every candidate once per round, in turn), so a slow spell of a shared machine
   hits all of them alike; we report medians over rounds.
 
-Targets (issue 3): fast conv forward+backward <= 1.5x torch on every shape; max-pool 2x2 forward+backward
+Targets: fast conv forward+backward <= 1.5x torch on every shape; max-pool 2x2 forward+backward
 <= 0.75x torch; the NumPy CNN reaches 97 % validation accuracy on the digits in <= 2 s.
 Speed is benchmarked, never asserted in unit tests.
 """

@@ -1,7 +1,7 @@
 """nbgrader harness, round trip: submissions generated from the release are graded by `make grade`'s code
 (``course_utils.grading.grade``) in one batch, and each gets the grade it deserves.
 
-Solutions -> full marks; untouched releases -> 0; issue 6's adversarial a1 submissions: noisy or
+Solutions -> full marks; untouched releases -> 0; adversarial a1 submissions: noisy or
 alternative-but-correct, plausibly wrong, tampering, calling the reference, looping, exiting, killing the
 kernel, SyntaxError, deleted / duplicated / split / edited test cells, renamed notebook, stale grades.
 """
@@ -452,7 +452,7 @@ def test_regrading_keeps_hand_grades_and_the_class_csv(graded):
     assert row["to grade by hand"] == "a1_written" and row["a1_written"] == ""
 
 
-# --- issue 13, fair grades: feedback a student can read offline ---
+# --- feedback a student can read offline ---
 
 FEEDBACK_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
