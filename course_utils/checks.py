@@ -16,7 +16,7 @@ Hint: padding=1 keeps 28x28
 
 A failure raises ``CheckFailed`` (an AssertionError) whose message names the case, the expected and the
 actual value (for arrays: a shape mismatch first, else the worst element's index and both values) and a
-hint, in lines of at most ``WIDTH`` characters (nbgrader's Validate cuts longer ones); in a notebook it shows
+hint, in lines of at most ``WIDTH`` characters (`nbgrader validate` cuts longer ones); in a notebook it shows
 as those few lines, not as a traceback through this module. Imported in IPython, this module also
 (``install``): ends a cell whose checks all passed with one line saying so, and shows an error raised inside
 the student's own code as its type and message, the student's frames (the check's line that called it, the
@@ -34,8 +34,8 @@ import traceback
 
 import numpy as np
 
-#: longest line of a failure message: nbgrader's Validate cuts lines at 90 characters, after a 4-space indent
-WIDTH = 86
+#: longest line of a failure message: `nbgrader validate` indents lines by 4 and cuts them past 87 characters
+WIDTH = 82
 _COUNTS = {"passed": 0, "failed": 0}  # checks run in the current cell (see install)
 
 
@@ -217,6 +217,11 @@ def compact_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return []
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # for %tb
+    if isinstance(value, NotImplementedError) and len(frames) > 1:
+        lines = ["\x1b[0;31mNot attempted yet\x1b[0m",
+                 *_lines(f"{frames[-1].name} still raises NotImplementedError: write it, run its cell, then this one")]
+        shell._showtraceback(etype, value, lines)
+        return lines
     lines = ["\x1b[0;31mError\x1b[0m", *_lines(f"{etype.__name__}: {value}")]
     for i, frame in enumerate(frames[-4:]):  # the check's line, then the student's functions, innermost last
         label = shell.compile.format_code_name(frame.filename)

@@ -97,7 +97,7 @@ def test_failure_lines_are_short_and_numbers_plain():
         expect_close(np.full((1, 1, 3, 3), 5.0), np.full((1, 1, 3, 3), -5.0), "4x4 image, filter [[1, 0], [0, -1]]",
                      hint="x[i, j] - x[i+1, j+1] = -5 everywhere, because the filter is applied without flipping it")
     lines = str(info.value).splitlines()
-    assert len(lines) <= 7 and max(map(len, lines)) <= 86, lines
+    assert len(lines) <= 7 and max(map(len, lines)) <= 82, lines
     assert lines[2] == "  got:      5.0"
     with pytest.raises(AssertionError) as info:
         expect_equal(np.int64(3), np.int64(4), "count")
@@ -123,11 +123,13 @@ def test_in_a_notebook_an_error_in_the_students_function_reads_in_a_few_lines():
         "n = conv_params(100, 10)\nexpect_equal(n, 10_000, 'conv params, 100 filters of 10x10')",
         "expect_equal(np.int64(3), 3, 'three')\nexpect_equal(2 + 2, 4, 'four')",
         "expect_equal(1, 1, 'one')",
+        "def conv_output_size(size, kernel_size, stride=1, padding=0):\n    raise NotImplementedError\n"
+        "expect_equal(conv_output_size(5, 3), 3, 'output size')",
     )
     error = next(o for o in cells[2].outputs if o.output_type == "error")
     assert error.ename == "AxisError"  # still an error for nbgrader
     shown = [line for line in error.traceback if line.strip()]
-    assert len(shown) <= 8 and max(map(len, shown)) <= 86, shown
+    assert len(shown) <= 8 and max(map(len, shown)) <= 82, shown
     text = "\n".join(shown)
     assert "AxisError: axis 4 is out of bounds" in text
     assert "n = conv_params(100, 10)" in text, "the check's line that called the student's function"
@@ -136,6 +138,9 @@ def test_in_a_notebook_an_error_in_the_students_function_reads_in_a_few_lines():
     printed = "".join(o.get("text", "") for o in cells[3].outputs)
     assert printed == "OK: three = 3\nOK: four = 4\n✓ all 2 checks in this cell passed\n", printed
     assert "".join(o.get("text", "") for o in cells[4].outputs).endswith("✓ the check passed\n")
+    todo = next(o for o in cells[5].outputs if o.output_type == "error")
+    assert todo.ename == "NotImplementedError" and "conv_output_size still raises NotImplementedError" in \
+        "\n".join(todo.traceback) and "Hint: the error is in your code" not in "\n".join(todo.traceback)
 
 
 @pytest.mark.nbgrader
@@ -152,6 +157,9 @@ def test_nbgrader_validate_shows_the_whole_failure(tmp_path):
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "a1_conv2d_forward_solution":
             cell["source"] = ("def conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
                               "    return -np.full((x.shape[0], w.shape[0], 3, 3), -5.0)  # wrong sign\n")
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "a1_counting_solution":
+            cell["source"] = ("def fully_connected_params(image_size, hidden_units, channels=1, bias=False):\n"
+                              "    return image_size * image_size * channels * hidden_units  # forgets the bias\n")
     (tmp_path / "a1.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "a1.ipynb"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
@@ -161,3 +169,6 @@ def test_nbgrader_validate_shows_the_whole_failure(tmp_path):
     failure = failure[failure.index("The error was:"):] if "The error was:" in failure else failure
     assert "got:      5.0" in failure and "Hint: x[i, j] - x[i+1, j+1] = -5 everywhere" in failure, out[-3000:]
     assert "..." not in failure, failure
+    starts = ("Hint:", "expected:", "got:")
+    cut = [ln for ln in out.splitlines() if ln.lstrip().startswith(starts) and ln.endswith("...")]
+    assert not cut, cut  # no check's line is cut, in any failed cell
