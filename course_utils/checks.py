@@ -25,6 +25,7 @@ line of their function that raised) and a hint, without the library frames (``%t
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import sys
@@ -197,6 +198,7 @@ def judged_alone(exercise: str, fn):
 
 
 # ---------------------------------------------------------------- in a notebook (IPython)
+@functools.cache
 def _library_dirs() -> tuple[str, ...]:
     """Folders whose frames a student does not need to see: Python's, the installed packages', this package's."""
     paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -204,10 +206,13 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(os.path.realpath(p) + os.sep for p in paths)
 
 
+def _is_library(path: str, dirs: tuple[str, ...] | None = None) -> bool:
+    return os.path.realpath(path).startswith(dirs or _library_dirs())
+
+
 def student_frames(tb) -> list[traceback.FrameSummary]:
     """The frames of a traceback that run the student's code (notebook cells, their own modules)."""
-    library = _library_dirs()
-    return [f for f in traceback.extract_tb(tb) if not os.path.realpath(f.filename).startswith(library)]
+    return [f for f in traceback.extract_tb(tb) if not _is_library(f.filename)]
 
 
 def compact_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
@@ -231,8 +236,11 @@ def compact_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
                         f"{frame.lineno}{scope}:", "  ")
         if frame.line:
             lines += _lines(frame.line.strip(), "      ")[:2]
-    package = os.path.dirname(os.path.realpath(__file__)) + os.sep
-    if len(frames) > 1 and not os.path.realpath(traceback.extract_tb(tb)[-1].filename).startswith(package):
+    innermost = tb
+    while innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    package = (os.path.dirname(os.path.realpath(__file__)) + os.sep,)
+    if len(frames) > 1 and not _is_library(innermost.tb_frame.f_code.co_filename, package):
         lines += _lines("Hint: the error is in your code, not in the check: run the call in a cell of its own "
                         "and print what it uses (%tb: full traceback)")
     shell._showtraceback(etype, value, lines)
