@@ -37,7 +37,7 @@ $(STAMP): requirements.lock pyproject.toml deploy/lab/overrides.json
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	install -D -m 644 deploy/lab/overrides.json $(LAB_OVERRIDES)
 	@$(MAKE) --no-print-directory student-mode
-	$(BIN)/python -m course_utils.sandbox install
+	$(BIN)/python -m course_tools.sandbox install
 	@touch $(STAMP)
 	@echo "setup: $(VENV) is ready"
 
@@ -84,22 +84,22 @@ test-fast: setup  ## the tests without browser, hub, notebook execution and slow
 	$(BIN)/python -m pytest -m "not e2e and not hub and not notebooks and not slow" $(PYTEST_ARGS)
 
 bench: setup  ## run the benchmarks (speed ratios and latencies, side by side)
-	$(BIN)/python -m course_utils.bench --quick
-	$(BIN)/python -m course_utils.bench_widgets
-	$(BIN)/python -m course_utils.bench_browser
-	$(BIN)/python -m course_utils.torch_track.bench
-	$(BIN)/python -m course_utils.grading.bench
+	$(BIN)/python -m course_tools.bench.reference --quick
+	$(BIN)/python -m course_tools.bench.widgets
+	$(BIN)/python -m course_tools.bench.browser
+	$(BIN)/python -m course_tools.bench.torch_track
+	$(BIN)/python -m course_tools.bench.grading
 
 # ---------------------------------------------------------------- instructors
 release: setup  ## regenerate assignments/ from solutions/
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.release
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.release
 
 grade: setup  ## autograde grading/submitted/ into grading/scores.csv and feedback (ARGS="--student X")
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade $(ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.grade $(ARGS)
 
 # After grading written answers in the formgrader: feedback and scores.csv with the hand grades (runs no code).
 feedback: setup  ## after hand grading: rewrite feedback and scores.csv from the gradebook (runs no code)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_utils.grading.grade --feedback-only $(ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.grade --feedback-only $(ARGS)
 
 hub: setup  ## start JupyterHub for a class on this server (deploy/README.md)
 	bash deploy/run_hub.sh $(ARGS)

@@ -1,4 +1,4 @@
-"""nbgrader configuration for the course (read by the nbgrader CLI, the formgrader and course_utils.grading).
+"""nbgrader configuration for the course (read by the nbgrader CLI, the formgrader and course_tools.grading).
 
 Source (instructor version) lives in solutions/, the student release in assignments/; everything that
 holds hidden tests or student work (submissions, autograded copies, feedback, the gradebook) lives under
@@ -20,14 +20,14 @@ c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "grading", "gradebook.db")
 os.makedirs(os.path.join(HERE, "grading"), exist_ok=True)
-# .checks/ holds the outputs hidden tests save (course_utils.grading.verify): never copied into a release
+# .checks/ holds the outputs hidden tests save (course_tools.grading.verify): never copied into a release
 # nor from one folder to the next.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".checks"]
 
 # A student who deletes a test cell still gets graded (nbgrader issue 1682).
 c.OverwriteCells.add_missing_cells = True
 
-# Per-cell limit; course_utils.grading.grade adds a whole-notebook limit and kills the kernel after it.
+# Per-cell limit; course_tools.grading.grade adds a whole-notebook limit and kills the kernel after it.
 c.Execute.timeout = 60
 # A cell that runs past the limit is interrupted and recorded as an error, and grading goes on with the next
 # cell (nbgrader raises instead when the interrupted cell's last output message is late, failing the whole
@@ -46,7 +46,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from course_utils.grading.preprocessors import (  # noqa: E402
+from course_tools.grading.preprocessors import (  # noqa: E402
     DeduplicateIdsKeepLast,
     DropBrokenWidgetState,
     ExecuteKeepingResults,
@@ -54,7 +54,7 @@ from course_utils.grading.preprocessors import (  # noqa: E402
     StderrIsNotAFailure,
     StripHiddenTests,
 )
-from course_utils.grading.seeds import PerStudentSeeds  # noqa: E402
+from course_tools.grading.seeds import PerStudentSeeds  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIdsKeepLast, RepairCellMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
@@ -64,7 +64,7 @@ c.Autograde.sanitize_preprocessors = [
 # Only a failed check costs points: output on stderr (logging, warnings, progress bars) never does (nbgrader
 # scores any stderr output 0; its IgnorePattern only drops what a pattern matches).
 # Each student's hidden checks run on cases of their own, from a seed derived from the course secret kept beside
-# the gradebook (course_utils/grading/seeds.py): hidden cases seen once cannot be hard-coded by anybody.
+# the gradebook (course_tools/grading/seeds.py): hidden cases seen once cannot be hard-coded by anybody.
 c.Autograde.autograde_preprocessors = [
     PerStudentSeeds, ExecuteKeepingResults, StderrIsNotAFailure, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
@@ -74,7 +74,7 @@ c.Autograde.autograde_preprocessors = [
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import GetGrades  # noqa: E402
 
-from course_utils.grading.preprocessors import (  # noqa: E402
+from course_tools.grading.preprocessors import (  # noqa: E402
     FEEDBACK_TEMPLATE_DIRS,
     CourseFeedbackExporter,
     MarkUngradedAnswers,
@@ -87,14 +87,14 @@ c.GenerateFeedback.preprocessors = [
     GetGrades, MarkUngradedAnswers, StripHiddenTests, DropBrokenWidgetState, CSSHTMLHeaderPreprocessor,
 ]
 c.GenerateFeedback.exporter_class = CourseFeedbackExporter
-c.CourseFeedbackExporter.template_name = "course_feedback"  # course_utils/grading/templates, based on nbgrader's
+c.CourseFeedbackExporter.template_name = "course_feedback"  # course_tools/grading/templates, based on nbgrader's
 c.CourseFeedbackExporter.template_file = "course_feedback.html.j2"
 c.CourseFeedbackExporter.extra_template_basedirs = FEEDBACK_TEMPLATE_DIRS
 
-# --- sandbox (course_utils.sandbox) ---
+# --- sandbox (course_tools.sandbox) ---
 # Autograding runs every submission's kernel in the bubblewrap grading sandbox (deploy/README.md, "The grading
 # sandbox"): whatever kernel a student's notebook names, nbgrader starts this one. Install it into the
-# environment with `python -m course_utils.sandbox install` (make setup does). Where bubblewrap cannot run,
+# environment with `python -m course_tools.sandbox install` (make setup does). Where bubblewrap cannot run,
 # grading refuses; COURSE_ALLOW_UNSANDBOXED_GRADING=1 grades without it (trusted notebooks only).
 c.Execute.kernel_name = "course-sandbox"
 # --- end sandbox ---

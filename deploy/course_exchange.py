@@ -38,7 +38,7 @@ from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.exchange.default.submit import ExchangeSubmit
 from nbgrader.utils import notebook_hash, parse_utc
 
-from course_utils.grading.config import RENAMED_NOTEBOOKS
+from course_tools.grading.config import RENAMED_NOTEBOOKS
 
 #: seconds between nbgrader writing a submission's timestamp and this exchange's last change to its files
 SUBMIT_SLACK_S = 120

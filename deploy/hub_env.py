@@ -6,14 +6,14 @@ home (``/root/.pyenv`` here, mode 0700), so the hub gets its own environment in 
 the system's Python (Debian ``/usr/bin/python3.11``, package ``python3-venv``) and installed from the
 top-level pins of ``requirements.in`` (less the developer tools). Not from ``requirements.lock``: the lock
 is resolved for the project's Python 3.11.7, and some of its pins need Python >= 3.11.5, which Debian 12's
-3.11.2 is not; pip resolves the dependencies below the pins for this Python. The course's ``course_utils``
-is copied into it (no link to the instructor's checkout) with the hardened exchange (``course_exchange.py``),
-the per-role Jupyter configuration goes to ``PREFIX/etc/{instructor,student}``, the grading sandbox's
-kernelspec is installed, and configurable-http-proxy goes into ``PREFIX/node_modules`` from the npm
-registry (``deploy/package.json`` pins it).
+3.11.2 is not; pip resolves the dependencies below the pins for this Python. The course's packages
+(``course_utils``, ``course_tools``) are copied into it (no link to the instructor's checkout) with the hardened
+exchange (``course_exchange.py``), the per-role Jupyter configuration goes to
+``PREFIX/etc/{instructor,student}``, the grading sandbox's kernelspec is installed, and configurable-http-proxy
+goes into ``PREFIX/node_modules`` from the npm registry (``deploy/package.json`` pins it).
 
 The environment is rebuilt only when ``requirements.in``, ``deploy/package.json`` or the Python change
-(a stamp file records their hash); ``course_utils`` and the kernelspec are refreshed on every run (seconds).
+(a stamp file records their hash); the course's packages and the kernelspec are refreshed on every run (seconds).
 Prints the prefix. Needs no root (but the prefix must be writable); ``make hub`` and tests/test_hub_e2e.py
 call it.
 """
@@ -73,16 +73,16 @@ def build(prefix=DEFAULT_PREFIX, python=SYSTEM_PYTHON, force=False):
     purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
     site = Path(subprocess.run([venv / "bin" / "python", "-c", purelib],
                                capture_output=True, text=True, check=True).stdout.strip())
-    shutil.rmtree(site / "course_utils", ignore_errors=True)
-    shutil.copytree(ROOT / "course_utils", site / "course_utils",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for package in ("course_utils", "course_tools"):  # the student package and the instructor's tools
+        shutil.rmtree(site / package, ignore_errors=True)
+        shutil.copytree(ROOT / package, site / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy(ROOT / "deploy" / "course_exchange.py", site / "course_exchange.py")
     shutil.rmtree(prefix / "etc", ignore_errors=True)
     shutil.copytree(ROOT / "deploy" / "jupyter", prefix / "etc", ignore=shutil.ignore_patterns("__pycache__"))
     settings = venv / "share" / "jupyter" / "lab" / "settings"  # JupyterLab's settings for everyone (saved widgets)
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "deploy" / "lab" / "overrides.json", settings / "overrides.json")
-    _run([venv / "bin" / "python", "-m", "course_utils.sandbox", "install"])
+    _run([venv / "bin" / "python", "-m", "course_tools.sandbox", "install"])
     os.chmod(prefix, 0o755)
     return prefix
 

@@ -40,7 +40,7 @@ def require_sandbox() -> None:
     """Skip the test where the grading sandbox cannot run (fail instead under CI, where nothing is skipped)."""
     import pytest
 
-    from course_utils.sandbox import kernel
+    from course_tools.sandbox import kernel
 
     try:
         kernel.check_sandbox()

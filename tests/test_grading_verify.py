@@ -1,4 +1,4 @@
-"""The hidden-test judge (course_utils.grading.verify): the stated rules are the enforced rules, and a
+"""The hidden-test judge (course_tools.grading.verify): the stated rules are the enforced rules, and a
 correct algorithm passes in any floating-point precision (the judge itself runs in a clean process)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils.grading import verify
+from course_tools.grading import verify
 
 pytestmark = pytest.mark.nbgrader
 
@@ -101,7 +101,7 @@ def test_every_course_module_but_the_machinery_is_the_courses_implementation():
     ("course_utils.reference.conv", False, True),
     ("course_utils.registration", False, True),
     ("course_utils.some_module_added_later", False, True),
-    ("course_utils.grading.items", False, False),
+    ("course_tools.grading.items", False, False),
     ("course_utils.checks", False, False),
     ("course_utils.data.digits", False, False),
     ("course_utils", False, False),
@@ -198,7 +198,7 @@ def test_the_visible_checks_judge_an_item_on_its_own_too():
 
 # ---------------------------------------------------------------- hidden cases per student
 def test_each_student_has_seeds_of_their_own():
-    from course_utils.grading.seeds import student_seed
+    from course_tools.grading.seeds import student_seed
 
     key = bytes(range(32))
     alice = student_seed(key, "a1", "alice", "a1_conv2d_forward", 1301)
@@ -213,7 +213,7 @@ def test_each_student_has_seeds_of_their_own():
 def test_autograding_gives_each_student_their_seeds(tmp_path):
     import nbformat
 
-    from course_utils.grading.seeds import PerStudentSeeds, secret_file, student_seed
+    from course_tools.grading.seeds import PerStudentSeeds, secret_file, student_seed
 
     hidden = ('expect_close(f(1), 2, "visible", hint="check(\\"x\\", f, seed=5) stays")\n'
               "### BEGIN HIDDEN TESTS\n_verify.check(\"a1_fc_params\", f, seed=1101)\n### END HIDDEN TESTS")
@@ -237,7 +237,7 @@ def test_autograding_gives_each_student_their_seeds(tmp_path):
 
 def test_hidden_cases_seen_once_do_not_help_another_student():
     """A conv that is right only on the cases it has seen (harvested from one seed) fails on other seeds."""
-    from course_utils.grading.items import ITEMS
+    from course_tools.grading.items import ITEMS
 
     seen = {case["x"].tobytes() for case in ITEMS["a1_conv2d_forward"].cases(1301)}
 
@@ -257,7 +257,7 @@ def test_feedback_renders_a_notebook_with_broken_widget_state(saved):
     import nbformat
     from nbconvert import HTMLExporter
 
-    from course_utils.grading.preprocessors import DropBrokenWidgetState
+    from course_tools.grading.preprocessors import DropBrokenWidgetState
 
     image = nbformat.v4.new_output("display_data", data={"text/plain": "x", "image/png": "iVBORw0KGgo="})
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", outputs=[image])])

@@ -500,7 +500,7 @@ def test_feedback_reaches_a_student_who_renamed_the_notebook(hub, cycle):
     env = ["env", f"HOME=/home/{INSTRUCTOR}", f"PATH={PREFIX}/venv/bin:/usr/bin:/bin", f"COURSE_ID={hub['course_id']}",
            f"COURSE_EXCHANGE={hub['exchange'].parent}", f"JUPYTER_CONFIG_PATH={PREFIX}/etc/instructor"]
     graded = _as(INSTRUCTOR, *env, "sh", "-c", f"umask 007 && cd {hub['course']} && "
-                 f"python -m course_utils.grading.grade --student {alice} --assignment {ASSIGNMENT}")
+                 f"python -m course_tools.grading.grade --student {alice} --assignment {ASSIGNMENT}")
     print(graded.stdout[-1500:], graded.stderr[-1500:])
     assert graded.returncode == 0 and "notebook renamed by the student" in graded.stdout, graded.stdout
     assert _scores(hub["course"])[alice] == cycle["scores"][alice]

@@ -1,5 +1,5 @@
 """nbgrader harness, round trip: submissions generated from the release are graded by `make grade`'s code
-(``course_utils.grading.grade``) in one batch, and each gets the grade it deserves.
+(``course_tools.grading.grade``) in one batch, and each gets the grade it deserves.
 
 Solutions -> full marks; untouched releases -> 0; adversarial a1 submissions: noisy or
 alternative-but-correct, plausibly wrong, tampering, calling the reference, looping, exiting, killing the
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.grade import grade_all, refresh_feedback
-from course_utils.grading.items import ITEMS
-from course_utils.grading.release import source_assignments
+from course_tools.grading.grade import grade_all, refresh_feedback
+from course_tools.grading.items import ITEMS
+from course_tools.grading.release import source_assignments
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -102,7 +102,7 @@ expect_equal = expect_close = expect_shape = lambda *a, **k: None
 ip = get_ipython()
 ip.showtraceback = lambda *a, **k: None          # hide every error the tests raise
 ip._showtraceback = lambda *a, **k: None
-import course_utils.grading.verify as verify
+import course_tools.grading.verify as verify
 verify.check = lambda *a, **k: None               # and disable the hidden checks
 """
 REFERENCE_CALLER = {
@@ -331,7 +331,7 @@ def test_one_mistake_costs_one_item(graded, student):
 def test_each_student_is_judged_on_cases_of_their_own(graded):
     import numpy as np
 
-    from course_utils.grading.seeds import student_seed
+    from course_tools.grading.seeds import student_seed
 
     root, outcomes, _ = graded
     seeds = {}
@@ -532,7 +532,7 @@ def test_feedback_says_not_graded_yet_until_graded_by_hand(graded):
 
 
 def test_feedback_formulas_are_mathml_and_nothing_is_loaded(graded):
-    from course_utils.grading.preprocessors import latex_output_to_mathml, tex_to_mathml
+    from course_tools.grading.preprocessors import latex_output_to_mathml, tex_to_mathml
 
     root, _, _ = graded
     pages = sorted((root / "grading" / "feedback").rglob("*.html"))

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.release import release, source_assignments
+from course_tools.grading.release import release, source_assignments
 
 pytestmark = pytest.mark.nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = source_assignments(str(REPO))
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
-           "END MARK SCHEME", "course_utils.grading", "_verify", "check(")
+           "END MARK SCHEME", "course_tools.grading", "_verify", "check(")
 
 
 def _cells(path):

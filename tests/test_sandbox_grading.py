@@ -35,7 +35,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils.sandbox import kernel, kernelspec
+from course_tools.sandbox import kernel, kernelspec
 
 from suite_helpers import auto_scores, require_sandbox
 
@@ -265,7 +265,7 @@ def test_every_attack_failed_inside_the_sandbox(graded, student):
 
 
 def test_each_student_is_judged_on_cases_of_their_own(graded):
-    from course_utils.grading.seeds import student_seed
+    from course_tools.grading.seeds import student_seed
 
     root = graded["root"]
     key = (root / "grading" / "hidden-seeds.key").read_bytes()

@@ -1,7 +1,7 @@
 """The grading sandbox holds against what a submission *folder* holds and against resource bombs.
 
 One batch of generated a1 submissions is graded the way ``make grade`` grades
-(``python -m course_utils.grading.grade`` in a copy of the course), with the grading kernelspec installed
+(``python -m course_tools.grading.grade`` in a copy of the course), with the grading kernelspec installed
 into a private Jupyter path with small limits, so that every probe is bounded: if a limit failed, no
 probe could take more than about 2 GB or 2,047 processes of the test machine.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.sandbox import cgroups, kernelspec, policy
+from course_tools.sandbox import cgroups, kernelspec, policy
 
 from suite_helpers import require_sandbox
 
@@ -195,7 +195,7 @@ def graded(tmp_path_factory):
                            if c.metadata.get("nbgrader", {}).get("grade_id") == "a1_conv_params")
     _submit(course, "disk-early", _notebook(course, solved, [DISK], at=after_three))
 
-    done = subprocess.run([sys.executable, "-m", "course_utils.grading.grade"], cwd=course, env=env,
+    done = subprocess.run([sys.executable, "-m", "course_tools.grading.grade"], cwd=course, env=env,
                           capture_output=True, text=True, timeout=1200)
     print(done.stdout[-6000:], done.stderr[-4000:])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -1,10 +1,10 @@
-"""The grading sandbox's policy (course_utils.sandbox.policy / kernelspec): pure checks, no kernel started."""
+"""The grading sandbox's policy (course_tools.sandbox.policy / kernelspec): pure checks, no kernel started."""
 
 import os
 
 import pytest
 
-from course_utils.sandbox import cgroups, kernel, kernelspec, policy
+from course_tools.sandbox import cgroups, kernel, kernelspec, policy
 
 
 def _command(tmp_path, env=None, ro_paths=("/opt/py", "/work/course/course_utils")):
@@ -115,12 +115,12 @@ def test_kernelspec_runs_the_launcher_with_the_limits(tmp_path):
     spec = kernelspec.installed_spec(tmp_path)
     assert folder == tmp_path / "share" / "jupyter" / "kernels" / kernelspec.KERNEL_NAME
     # -I: the launcher, started in the submission folder, imports nothing from it
-    assert spec["argv"][:5] == ["/py", "-I", "-m", "course_utils.sandbox", "kernel"]
+    assert spec["argv"][:5] == ["/py", "-I", "-m", "course_tools.sandbox", "kernel"]
     argv = spec["argv"]
     assert argv[argv.index("--memory-mb") + 1] == "1000" and argv[argv.index("--wall-seconds") + 1] == "30"
     assert argv[-2:] == ["-f", "{connection_file}"]
     assert kernelspec.installed_limits(tmp_path) == limits  # every limit round-trips through the kernelspec
-    with pytest.raises(TypeError, match="limits: expected a course_utils.sandbox.Limits"):
+    with pytest.raises(TypeError, match="limits: expected a course_tools.sandbox.Limits"):
         kernelspec.kernel_json({"memory_mb": 1})
 
 
@@ -142,7 +142,7 @@ def test_the_course_config_selects_the_sandbox_kernel():
     # (Loading the whole config imports the grading machinery; test_sandbox_grading.py grades through it.)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     text = open(os.path.join(root, "nbgrader_config.py")).read()
-    block = text[text.index("# --- sandbox (course_utils.sandbox) ---"):text.index("# --- end sandbox ---")]
+    block = text[text.index("# --- sandbox (course_tools.sandbox) ---"):text.index("# --- end sandbox ---")]
     assert f'c.Execute.kernel_name = "{kernelspec.KERNEL_NAME}"' in block
     assert "Execute.kernel_name" not in text.replace(block, "")
 
@@ -161,7 +161,7 @@ def test_folders_leading_to_a_mount_under_tmp_are_read_only(tmp_path):
 def test_the_folder_serves_modules_to_the_students_code_only(tmp_path):
     import sys
 
-    from course_utils.sandbox.inner import StudentFolderFinder
+    from course_tools.sandbox.inner import StudentFolderFinder
 
     (tmp_path / "helpers_7f3a.py").write_text("VALUE = 7\n")
     (tmp_path / "json").mkdir()
@@ -182,7 +182,7 @@ def test_the_folder_serves_modules_to_the_students_code_only(tmp_path):
 
 def test_the_kernel_starts_isolated_in_its_home_and_changes_into_the_folder():
     cmd = kernel.inner_command("/work/sub", "/run/kernel/connection.json", ["--x"])
-    assert cmd[1:4] == ["-I", "-m", "course_utils.sandbox.inner"]
+    assert cmd[1:4] == ["-I", "-m", "course_tools.sandbox.inner"]
     assert cmd[4:] == ["--workdir", "/work/sub", "-f", "/run/kernel/connection.json", "--x"]
 
 

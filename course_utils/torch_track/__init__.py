@@ -12,7 +12,7 @@ Modules (one idea each):
 - ``train``:       ``fit(...)`` (history, ``on_epoch_end``, early stopping, checkpoints), ``evaluate``,
                    ``fine_tune``.
 - ``distributed``: DistributedDataParallel under ``torchrun`` (gloo on CPU, nccl on CUDA).
-- ``bench``:       ``python -m course_utils.torch_track.bench`` (CPU: LeNet on digits; ``--gpu``: ResNet speed).
+- ``bench``:       ``python -m course_tools.bench.torch_track`` (CPU: LeNet on digits; ``--gpu``: ResNet speed).
 
 The command line: ``python -m course_utils.train --dataset digits --model lenet --epochs 5``.
 """

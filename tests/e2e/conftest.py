@@ -1,7 +1,7 @@
 """Harness 3, real browser: JupyterLab on a free loopback port + headless Debian Chromium via Playwright.
 
-The harness itself (``LabServer``, ``Notebook``, ``launch_chromium``) lives in course_utils/bench_browser.py,
-shared with the browser benchmark (``python -m course_utils.bench_browser``); this file holds the pytest
+The harness itself (``LabServer``, ``Notebook``, ``launch_chromium``) lives in course_tools/bench/browser.py,
+shared with the browser benchmark (``python -m course_tools.bench.browser``); this file holds the pytest
 fixtures. Facts it follows are in ../shared/notes/browser-testing.md. With CI=true a missing browser is a
 failure, otherwise a skip. Screenshots go to artifacts/e2e/ (git-ignored).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.bench_browser import CHROMIUM, REPO, TIMEOUT_MS, LabServer, Notebook, launch_chromium
+from course_tools.bench.browser import CHROMIUM, REPO, TIMEOUT_MS, LabServer, Notebook, launch_chromium
 
 from suite_helpers import in_ci
 

@@ -80,7 +80,7 @@ def test_receptive_field_explorer_unit_selection(explorers):
 
 
 def test_a_redraw_is_timed_from_the_key_to_the_decoded_picture(explorers):
-    # the browser benchmark's measure (python -m course_utils.bench_browser): it must see this very redraw;
+    # the browser benchmark's measure (python -m course_tools.bench.browser): it must see this very redraw;
     # how long it takes is printed by the benchmark, never asserted
     nb, w = explorers, explorers.explorer(0)
     before = nb.wait_status(w, r"#\d+$")

@@ -1,4 +1,4 @@
-"""``python -m course_utils.grading.grade``: autograde every submission and write ``grading/scores.csv``.
+"""``python -m course_tools.grading.grade``: autograde every submission and write ``grading/scores.csv``.
 
 Submissions are collected into ``grading/submitted/<student>/<assignment>/``. For each one, and whatever
 happens to the others:
@@ -360,7 +360,7 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
     # Workers fork from a clean server process, not from this one: forking a process whose OpenMP/torch
     # thread pool has run (a notebook kernel manager, a test session) can hang the child's first torch call.
     # The server imports what every worker needs once, so a worker starts in milliseconds.
-    preload = ["course_utils.grading.grade", "nbgrader.apps.api"]
+    preload = ["course_tools.grading.grade", "nbgrader.apps.api"]
     if any("import torch" in open(os.path.join(source, aid, f), encoding="utf-8").read()
            for aid in assignments for f in os.listdir(os.path.join(source, aid)) if f.endswith(".ipynb")):
         preload.append("torch")  # what the re-check needs

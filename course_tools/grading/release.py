@@ -1,4 +1,4 @@
-"""``python -m course_utils.grading.release [ASSIGNMENT ...]``: regenerate ``assignments/`` from ``solutions/``.
+"""``python -m course_tools.grading.release [ASSIGNMENT ...]``: regenerate ``assignments/`` from ``solutions/``.
 
 Runs nbgrader's ``generate_assignment`` (byte-deterministic) for every assignment folder in the source
 directory (or the ones named), which also records the assignment, its cells and hidden tests in the

@@ -1,6 +1,6 @@
 """Redraw latency of every widget: from a control's new value (the callback) to the new PNG in the Image.
 
-    python -m course_utils.bench_widgets [--repeats 30] [--only NAME ...]
+    python -m course_tools.bench.widgets [--repeats 30] [--only NAME ...]
 
 Setting a control's value in Python runs the same observer a browser change runs, synchronously; the time
 until it returns covers reading the controls, the model, the drawing, the PNG encoding and the Image update.
@@ -19,7 +19,7 @@ import numpy as np
 
 def digits_models():
     """The digits (X, y), an untrained NumPy CNN and a small trained torch MLP: the models the filter and
-    adversarial widgets are measured with (here and in course_utils.bench_browser)."""
+    adversarial widgets are measured with (here and in course_tools.bench.browser)."""
     import torch
 
     from course_utils.data.digits import load_digits_arrays

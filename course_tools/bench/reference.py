@@ -1,4 +1,4 @@
-"""Speed of the NumPy reference layers next to PyTorch on the CPU: ``python -m course_utils.bench [--quick]``.
+"""Speed of the NumPy reference layers next to PyTorch on the CPU: ``python -m course_tools.bench.reference [--quick]``.
 
 Prints median ratios NumPy time / torch time (lower is better for NumPy). Fair by construction:
 

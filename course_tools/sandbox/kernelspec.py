@@ -2,7 +2,7 @@
 
 nbgrader selects it with ``c.Execute.kernel_name = "course-sandbox"`` (nbgrader_config.py), so every
 autograde path (``make grade``, the nbgrader CLI and Python API, the formgrader) runs student code in the
-sandbox. The kernelspec starts ``python -I -m course_utils.sandbox kernel`` with this environment's Python.
+sandbox. The kernelspec starts ``python -I -m course_tools.sandbox kernel`` with this environment's Python.
 """
 
 import json
@@ -21,12 +21,12 @@ DISPLAY_NAME = "Python 3 (course, grading sandbox)"
 def kernel_json(limits=DEFAULT_LIMITS, python=None):
     """The kernelspec dict that starts the sandboxed kernel with ``python`` (default: this Python)."""
     if not isinstance(limits, Limits):
-        raise TypeError(f"limits: expected a course_utils.sandbox.Limits, got {type(limits).__name__}")
+        raise TypeError(f"limits: expected a course_tools.sandbox.Limits, got {type(limits).__name__}")
     python = python or sys.executable
     return {
         # -I (isolated): the launcher runs with the submission folder as its working directory, and must
         # import nothing from there (nor read PYTHON* variables or the user's site-packages).
-        "argv": [python, "-I", "-m", "course_utils.sandbox", "kernel", *limits.as_args(),
+        "argv": [python, "-I", "-m", "course_tools.sandbox", "kernel", *limits.as_args(),
                  "-f", "{connection_file}"],
         "display_name": DISPLAY_NAME,
         "language": "python",

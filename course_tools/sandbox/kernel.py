@@ -1,4 +1,4 @@
-"""The grading kernel: starts the course's IPython kernel inside bubblewrap (``python -m course_utils.sandbox kernel``).
+"""The grading kernel: starts the course's IPython kernel inside bubblewrap (``python -m course_tools.sandbox kernel``).
 
 Jupyter runs this as the kernel process (see kernelspec.py). It
 
@@ -62,7 +62,7 @@ def check_sandbox(bwrap=None):
             f"Refusing to run student code without the grading sandbox: {problem}. "
             "Install it with `apt-get install bubblewrap` (and allow unprivileged user namespaces: "
             "sysctl kernel.unprivileged_userns_clone=1 where that exists), then check with "
-            "`python -m course_utils.sandbox check`. Only for trusted notebooks (your own solutions), "
+            "`python -m course_tools.sandbox check`. Only for trusted notebooks (your own solutions), "
             f"set {ALLOW_ENV}=1 to grade without the sandbox."
         )
 
@@ -73,12 +73,24 @@ def unsandboxed_allowed(environ=None):
     return environ.get(ALLOW_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def _course_utils_pythonpath():
-    """The folder to put on PYTHONPATH inside, when course_utils lives outside the Python prefixes."""
-    package = Path(__file__).resolve().parent.parent
-    parent = str(package.parent)
+#: the course's packages a grading kernel imports: the student package (checks, data, ...) and this one (the
+#: hidden tests' machinery)
+COURSE_PACKAGES = ("course_utils", "course_tools")
+
+
+def course_package_dirs():
+    """The folders of the course's packages, when they live outside the Python prefixes (an editable
+    install: the course folder), else [] (installed into the environment, as on the hub)."""
+    import importlib.util
+
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
-    return None if any(parent.startswith(p + os.sep) for p in prefixes) else parent
+    dirs = [str(Path(importlib.util.find_spec(name).origin).resolve().parent) for name in COURSE_PACKAGES]
+    return [] if all(any(d.startswith(p + os.sep) for p in prefixes) for d in dirs) else dirs
+
+
+def _course_pythonpath(package_dirs):
+    """PYTHONPATH inside: the folders holding the course's packages (only the packages themselves are bound)."""
+    return os.pathsep.join(dict.fromkeys(str(Path(d).parent) for d in package_dirs)) or None
 
 
 def _limit_resources(limits):
@@ -96,7 +108,7 @@ def _limit_resources(limits):
 
 def inner_command(workdir, connection_file, kernel_args):
     """The kernel's own command line: isolated Python, our start-up (inner.py), then ipykernel."""
-    return [sys.executable, "-I", "-m", "course_utils.sandbox.inner", "--workdir", os.fspath(workdir),
+    return [sys.executable, "-I", "-m", "course_tools.sandbox.inner", "--workdir", os.fspath(workdir),
             "-f", connection_file, *kernel_args]
 
 
@@ -111,12 +123,9 @@ def sandbox_command(bwrap, connection, workdir, private_dir, kernel_args, limits
         Path(etc_dir, name).write_text(text)
     inner = dict(connection, transport="ipc", ip=f"{policy.SOCKET_DIR}/k")
     Path(socket_dir, "connection.json").write_text(json.dumps(inner))
-    package_dir = str(Path(__file__).resolve().parent.parent)
-    pythonpath = _course_utils_pythonpath()
-    ro_paths = policy.python_paths(
-        [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],
-        [package_dir] if pythonpath else [],
-    )
+    package_dirs = course_package_dirs()
+    pythonpath = _course_pythonpath(package_dirs)
+    ro_paths = policy.python_paths([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix], package_dirs)
     path = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
     env = policy.clean_env(os.environ, path=path, pythonpath=pythonpath)
     command = inner_command(workdir, f"{policy.SOCKET_DIR}/connection.json", kernel_args)
@@ -184,7 +193,7 @@ def tmp_full(bwrap_pid):
 def _report(limits_hit, details):
     """Tell the instructor (stderr) and the grader (``$COURSE_SANDBOX_REPORT``, one JSON line) what was hit."""
     for name in limits_hit:
-        print(f"course_utils.sandbox: limit: {name}: {details.get(name, '')}".rstrip(": "),
+        print(f"course_tools.sandbox: limit: {name}: {details.get(name, '')}".rstrip(": "),
               file=sys.stderr, flush=True)
     path = os.environ.get(REPORT_ENV)
     if path and limits_hit:
@@ -198,7 +207,7 @@ async def _run(cmd, connection, socket_prefix, limits, watched):
         group = cgroups.make_group(limits)
     except cgroups.CgroupUnavailable as e:
         group = None
-        print(f"course_utils.sandbox: WARNING: no whole-kernel limits on this kernel ({e}); "
+        print(f"course_tools.sandbox: WARNING: no whole-kernel limits on this kernel ({e}); "
               "per-process limits only.", file=sys.stderr, flush=True)
     env = {}
     if group is not None:
@@ -262,9 +271,9 @@ def run_kernel(connection_file, kernel_args, limits, workdir=None):
         check_sandbox(bwrap)
     except SandboxUnavailable as e:
         if not unsandboxed_allowed():
-            print(f"course_utils.sandbox: {e}", file=sys.stderr, flush=True)
+            print(f"course_tools.sandbox: {e}", file=sys.stderr, flush=True)
             return EXIT_REFUSED
-        print(f"course_utils.sandbox: WARNING: {ALLOW_ENV} is set: running this kernel WITHOUT the "
+        print(f"course_tools.sandbox: WARNING: {ALLOW_ENV} is set: running this kernel WITHOUT the "
               "sandbox (student code has your rights).", file=sys.stderr, flush=True)
         keep = (*policy.ENV_PASSTHROUGH, "PATH", "HOME", "JPY_PARENT_PID")
         env = {k: v for k, v in os.environ.items() if k in keep}
@@ -272,7 +281,7 @@ def run_kernel(connection_file, kernel_args, limits, workdir=None):
         os.execve(command[0], command, env)
     reason = policy.unsafe_workdir_reason(workdir, os.environ.get("HOME"))
     if reason:
-        print(f"course_utils.sandbox: refusing to start: {reason}; the sandbox gives the kernel its "
+        print(f"course_tools.sandbox: refusing to start: {reason}; the sandbox gives the kernel its "
               "notebook's folder read-write, so grade from a folder that holds one submission.",
               file=sys.stderr, flush=True)
         return EXIT_REFUSED
@@ -295,7 +304,7 @@ def limits_from_args(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m course_utils.sandbox kernel",
+    parser = argparse.ArgumentParser(prog="python -m course_tools.sandbox kernel",
                                      description="Run an IPython kernel inside the grading sandbox.")
     parser.add_argument("-f", dest="connection_file", required=True, help="Jupyter connection file")
     add_limit_options(parser)

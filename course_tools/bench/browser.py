@@ -1,7 +1,7 @@
 """Widget redraw latency in a real browser: a control changed by the keyboard (or a dropdown choice) -> the
 new picture displayed, for every widget, in JupyterLab + headless Chromium.
 
-    python -m course_utils.bench_browser [--repeats 20] [--only NAME ...]
+    python -m course_tools.bench.browser [--repeats 20] [--only NAME ...]
 
 Prints per case the median, p95, max and first latency (ms) and p95 / the 250 ms target side by side. A
 latency runs from the control's input event in the page (keydown, input/change of a dropdown, or the
@@ -9,7 +9,7 @@ moment a cell's code is sent, for the dashboard, which has no controls) until th
 that redraw (``rendered ... #N``, N above the count before) is in the page AND the widget's new ``<img>``
 has loaded and decoded: what the student waits for, including the comm round trip and JupyterLab's work.
 Every move counts (no warm-up is dropped): a first visit (a new photo, a new stack) is what a student
-meets too. ``python -m course_utils.bench_widgets`` measures the kernel's part alone (callback -> PNG).
+meets too. ``python -m course_tools.bench.widgets`` measures the kernel's part alone (callback -> PNG).
 Speed is printed here, never asserted in tests.
 
 This module also holds the browser harness the suite's browser tests use (tests/e2e/conftest.py): one
@@ -303,7 +303,7 @@ WIDGET_CELLS = [
     "AdversarialExplorer(mlp, X[:8], y[:8])",
     "dash = TrainingDashboard()\ndash",
 ]
-SETUP_CELL = f"""from course_utils.bench_widgets import digits_models
+SETUP_CELL = f"""from course_tools.bench.widgets import digits_models
 from course_utils.widgets import *
 X, y, numpy_model, mlp = digits_models()
 history = {{"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}}

@@ -57,7 +57,7 @@ ETC_FILES = (
 class Limits:
     """Resource limits for one grading kernel: per process (setrlimit, before bubblewrap starts) and for the
     kernel as a whole (its control group, ``cgroups.py``; its private ``/tmp``; its folder, watched by the
-    launcher). Defaults: ``python -m course_utils.sandbox install --help``; cost: deploy/README.md.
+    launcher). Defaults: ``python -m course_tools.sandbox install --help``; cost: deploy/README.md.
 
     Per process:
     memory_mb: address space (RLIMIT_AS), in MiB.

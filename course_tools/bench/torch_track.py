@@ -5,13 +5,13 @@ for a fixed 8-epoch schedule; prints the test accuracy, the wall time and the pr
 targets (>= 97 % test accuracy, <= 10 s of training on a 2-core machine). On a shared machine the wall time
 depends on the load; the CPU time (with one thread) is what an idle core would need.
 
-    python -m course_utils.torch_track.bench [--threads 1] [--seeds 0,1,2]
+    python -m course_tools.bench.torch_track [--threads 1] [--seeds 0,1,2]
 
 GPU (``--gpu``): ResNet-20 and ResNet-18 (32x32 stem) trained for one epoch of synthetic CIFAR-shaped data
 (50,000 random 3x32x32 images held on the device: no download, no data-loading cost) with the course's
 ``train_one_epoch``, in bf16 autocast and in fp32; prints images/s and seconds per epoch for each.
 
-    python -m course_utils.torch_track.bench --gpu [--images 50000] [--batch-size 256] [--device cpu]
+    python -m course_tools.bench.torch_track --gpu [--images 50000] [--batch-size 256] [--device cpu]
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import time
 
 import torch
 
-from .data import make_loaders
-from .device import describe_device, get_device, prepare_model, seed_everything
-from .models import build_model, count_parameters
-from .train import evaluate, fit, train_one_epoch
+from course_utils.torch_track.data import make_loaders
+from course_utils.torch_track.device import describe_device, get_device, prepare_model, seed_everything
+from course_utils.torch_track.models import build_model, count_parameters
+from course_utils.torch_track.train import evaluate, fit, train_one_epoch
 
 
 def cpu_benchmark(epochs: int = 8, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
@@ -107,7 +107,7 @@ def gpu_benchmark(images: int = 50_000, batch_size: int = 256, device: str = "au
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m course_utils.torch_track.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m course_tools.bench.torch_track", description=__doc__.split("\n")[0])
     p.add_argument("--gpu", action="store_true", help="ResNet throughput on synthetic CIFAR-shaped data")
     p.add_argument("--images", type=int, default=50_000)
     p.add_argument("--batch-size", type=int, default=256)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils.sandbox {install,check,kernel} ...`` (see the package docstring)."""
+"""Command line: ``python -m course_tools.sandbox {install,check,kernel} ...`` (see the package docstring)."""
 
 import argparse
 import json
@@ -35,7 +35,7 @@ def check(timeout=60):
     kernel.check_sandbox()
     if kernelspec.installed_spec() is None:
         print(f"the {kernelspec.KERNEL_NAME} kernelspec is not installed in {sys.prefix}: "
-              "run `python -m course_utils.sandbox install`", file=sys.stderr)
+              "run `python -m course_tools.sandbox install`", file=sys.stderr)
         return 1
     listener = socket.create_server(("127.0.0.1", 0))
     outputs = []
@@ -126,7 +126,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["kernel"]:
         return kernel.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m course_utils.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m course_tools.sandbox")
     sub = parser.add_subparsers(dest="command", required=True)
     inst = sub.add_parser("install", help="install the course-sandbox kernelspec into this environment")
     inst.add_argument("--prefix", default=sys.prefix, help="environment prefix (default: this one)")

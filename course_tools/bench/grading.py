@@ -1,4 +1,4 @@
-"""``python -m course_utils.grading.bench``: autograding time per submission, and for a whole class.
+"""``python -m course_tools.bench.grading``: autograding time per submission, and for a whole class.
 
 In a temporary copy of the course (the real gradebook is never touched) it grades:
 
@@ -19,9 +19,9 @@ import shutil
 import tempfile
 import time
 
-from .config import course_root
-from .grade import grade_all
-from .release import source_assignments
+from course_tools.grading.config import course_root
+from course_tools.grading.grade import grade_all
+from course_tools.grading.release import source_assignments
 
 PER_SUBMISSION_TARGET_S = 10.0
 CLASS_TARGET_S = 300.0

@@ -11,12 +11,12 @@ A hidden test cell of an assignment calls ``check(item, student_function, seed=.
    on its own: another exercise the function calls (``apply_filterbank`` calls ``conv2d_forward``) is the
    course's reference while it runs (``judged_alone``), so one mistake costs one item;
 3. saves the outputs to ``.checks/<item>.npz`` beside the notebook (arrays only, no pickle);
-4. judges the saved outputs in a *fresh Python process* (``python -P -m course_utils.grading.verify``),
+4. judges the saved outputs in a *fresh Python process* (``python -P -m course_tools.grading.verify``),
    which recomputes the expected values with the course's reference and compares them with its own
    pristine NumPy: redefining ``np.allclose``, ``np.testing``, ``math.isclose`` or ``course_utils.checks``
    in the notebook changes nothing there.
 
-``make grade`` (``course_utils.grading.grade``) then judges the same ``.npz`` files once more in the
+``make grade`` (``course_tools.grading.grade``) then judges the same ``.npz`` files once more in the
 instructor's own process, on the student's own cases (``seeds.py``: each student's seeds derive from a
 course secret and the student's id, so hidden cases seen once cannot be hard-coded): a submission that
 silences its errors, disables ``check`` or forges the files still needs outputs that are right for cases
@@ -38,20 +38,22 @@ import sys
 import types
 
 CHECK_DIR = ".checks"
-#: The parts of the course package a submission may use while its functions are judged: the judging
-#: machinery itself, the self-check helpers, the data loaders and the sandbox. Every other module of
-#: ``course_utils`` (the reference, counting, the PyTorch track, widgets, registration, ... and any module
-#: added later) is the course's own implementation of something students write: calling it scores 0.
-ALLOWED_PREFIXES = ("course_utils.grading", "course_utils.checks", "course_utils.data", "course_utils.sandbox")
+#: The parts of the student package a submission may use while its functions are judged: the self-check
+#: helpers and the data loaders. Every other module of ``course_utils`` (the reference, counting, the PyTorch
+#: track, widgets, registration, ... and any module added later) is the course's own implementation of
+#: something students write: calling it scores 0. (The instructor's package, ``course_tools``, is not given
+#: to students and holds no implementation of an exercise.)
+ALLOWED_PREFIXES = ("course_utils.checks", "course_utils.data")
 #: Other libraries' implementations of what a NumPy-only item asks for (convolution, pooling, filters,
 #: autograd for a backward pass): calling them scores 0 on such an item. torch is caught as a whole
 #: (``torch.overrides.TorchFunctionMode`` sees every torch call, however the function was saved).
 OTHER_IMPLEMENTATIONS = ("scipy.signal", "scipy.ndimage", "skimage", "cv2")
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_COURSE_UTILS_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__import__("course_utils").__file__)))
 
-_PACKAGE_DIR = os.path.join(_PACKAGE_PARENT, "course_utils")
+_PACKAGE_DIR = os.path.join(_COURSE_UTILS_PARENT, "course_utils")
 #: the same parts of the package as files (a module loaded again under another name keeps its file)
-ALLOWED_FILES = ("grading", "checks.py", "data", "sandbox", "__init__.py")
+ALLOWED_FILES = ("checks.py", "data", "__init__.py")
 
 _TRIPPED: list[str] = []
 
@@ -81,7 +83,7 @@ def _record_trip(name: str):
 
 
 def _tripwire(*args, **kwargs):  # its __code__ (renamed per function) replaces a forbidden function's
-    raise __import__("course_utils.grading.verify", fromlist=["_"])._record_trip(
+    raise __import__("course_tools.grading.verify", fromlist=["_"])._record_trip(
         __import__("sys")._getframe(0).f_code.co_qualname
     )
 
@@ -146,7 +148,7 @@ def _forbidden_builtins(numpy_only=False):
 
 def _tripping(qualname: str):
     def tripwire(*args, **kwargs):
-        raise __import__("course_utils.grading.verify", fromlist=["_"])._record_trip(qualname)
+        raise __import__("course_tools.grading.verify", fromlist=["_"])._record_trip(qualname)
 
     return tripwire
 
@@ -181,7 +183,7 @@ class tripwires:
     def __enter__(self):
         # the tripwires report to the imported module (a fresh copy of this file loaded by a hidden test
         # reads the same log)
-        log = __import__("course_utils.grading.verify", fromlist=["_"])._TRIPPED
+        log = __import__("course_tools.grading.verify", fromlist=["_"])._TRIPPED
         del log[:]
         self.log = log
         self.swaps = []  # (function, its own code, its tripwire)
@@ -370,13 +372,13 @@ _JUDGE = None  # the clean judging process, started by the first check of a kern
 
 
 def _judge_in_clean_process(item: str, path: str) -> str:
-    """Ask the judging process (``python -P -s -m course_utils.grading.verify --serve``) for a verdict."""
+    """Ask the judging process (``python -P -s -m course_tools.grading.verify --serve``) for a verdict."""
     global _JUDGE
     if _JUDGE is None or _JUDGE.poll() is not None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["PYTHONPATH"] = _PACKAGE_PARENT
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([_PACKAGE_PARENT, _COURSE_UTILS_PARENT]))
         _JUDGE = subprocess.Popen(
-            [sys.executable, "-P", "-s", "-m", "course_utils.grading.verify", "--serve"],
+            [sys.executable, "-P", "-s", "-m", "course_tools.grading.verify", "--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=os.path.dirname(path),
         )
     _JUDGE.stdin.write(f"{item}\t{path}\n")

@@ -1,4 +1,4 @@
-"""The grading kernel's own start-up, inside the sandbox: ``python -I -m course_utils.sandbox.inner``.
+"""The grading kernel's own start-up, inside the sandbox: ``python -I -m course_tools.sandbox.inner``.
 
 What a submission folder holds must not change what the hidden tests and the course's own code import,
 nor configure the kernel. So the kernel
@@ -93,11 +93,11 @@ def _children_die_first() -> None:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not sys.flags.isolated:
-        print("course_utils.sandbox.inner: must run as `python -I -m course_utils.sandbox.inner`",
+        print("course_tools.sandbox.inner: must run as `python -I -m course_tools.sandbox.inner`",
               file=sys.stderr)
         return 2
     if argv[:1] != ["--workdir"] or len(argv) < 2:
-        print("usage: python -I -m course_utils.sandbox.inner --workdir DIR -f CONNECTION_FILE [ARGS]",
+        print("usage: python -I -m course_tools.sandbox.inner --workdir DIR -f CONNECTION_FILE [ARGS]",
               file=sys.stderr)
         return 2
     workdir, kernel_args = os.path.realpath(argv[1]), argv[2:]

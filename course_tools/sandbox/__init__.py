@@ -1,8 +1,8 @@
 """The grading sandbox: autograded student code runs in a bubblewrap sandbox, not as the instructor.
 
-- ``python -m course_utils.sandbox install``: install the ``course-sandbox`` kernelspec into this
+- ``python -m course_tools.sandbox install``: install the ``course-sandbox`` kernelspec into this
   environment (nbgrader_config.py selects it with ``c.Execute.kernel_name``).
-- ``python -m course_utils.sandbox check``: start one sandboxed kernel and show what it can see.
+- ``python -m course_tools.sandbox check``: start one sandboxed kernel and show what it can see.
 - ``COURSE_ALLOW_UNSANDBOXED_GRADING=1``: the instructor's explicit switch to grade without the sandbox
   where bubblewrap cannot run (trusted notebooks only); without it grading refuses to start.
 
