@@ -6,7 +6,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.course-setup-stamp
 ARGS   ?=
 PYTEST_ARGS ?=
 
@@ -20,25 +19,44 @@ NBGRADER_EXCHANGE_SERVER := nbgrader.server_extensions.assignment_list nbgrader.
 # a reopened notebook shows its widgets' last pictures instead of "Error displaying widget: model not found".
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: setup lab test test-fast release grade feedback bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
+.PHONY: setup setup-student setup-instructor lab test test-fast release grade feedback bench lock system-deps student-mode instructor-mode hub clear-outputs clean help
 
 help:  ## list these commands
 	@sed -n '1,4p' Makefile
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-16s %s\n", $$1, $$2}' Makefile
 
 # ---------------------------------------------------------------- installation
-# Idempotent: the stamp is newer than the lock and the package metadata, so a second run does nothing.
-setup: $(STAMP)  ## install everything into .venv (make lab and make test do it the first time)
+# Three groups, each a lock of its own (requirements/<group>.lock, from requirements/<group>.in; pyproject.toml's
+# optional dependencies name the same groups): a student's lab; the instructor's tools on top (nbgrader's
+# autograde, the hub, the grading sandbox's kernel); the developer's tools on top of those (tests, linters,
+# the browser). Each stamp is newer than its lock and the package metadata, so a second run does nothing.
+STAMP_STUDENT    := $(VENV)/.course-student-stamp
+STAMP_INSTRUCTOR := $(VENV)/.course-instructor-stamp
+STAMP_DEV        := $(VENV)/.course-dev-stamp
 
-$(STAMP): requirements.lock pyproject.toml deploy/lab/overrides.json
+setup: $(STAMP_DEV)  ## install everything (the student, instructor and developer groups) into .venv
+setup-student: $(STAMP_STUDENT)  ## install a student's lab only (make lab does it the first time)
+setup-instructor: $(STAMP_INSTRUCTOR)  ## install the student's lab and the instructor's tools
+
+$(STAMP_STUDENT): requirements/student.lock pyproject.toml deploy/lab/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet -r requirements/student.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	install -D -m 644 deploy/lab/overrides.json $(LAB_OVERRIDES)
 	@$(MAKE) --no-print-directory student-mode
+	@touch $@
+	@echo "setup: $(VENV) has a student's lab"
+
+$(STAMP_INSTRUCTOR): $(STAMP_STUDENT) requirements/instructor.lock
+	$(BIN)/python -m pip install --quiet -r requirements/instructor.lock
 	$(BIN)/python -m course_tools.sandbox install
-	@touch $(STAMP)
+	@touch $@
+	@echo "setup: $(VENV) has the instructor's tools"
+
+$(STAMP_DEV): $(STAMP_INSTRUCTOR) requirements/dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	@touch $@
 	@echo "setup: $(VENV) is ready"
 
 # Students get Validate, not the instructor's formgrader / create-assignment tools (nor, locally, the exchange's
@@ -49,7 +67,7 @@ student-mode:  ## hide the instructor's tools (formgrader, create-assignment) in
 		$(BIN)/jupyter server extension disable --sys-prefix $$ext >/dev/null 2>&1; done
 	@echo "student mode: no formgrader, create-assignment or (without an exchange) assignment list in $(VENV)"
 
-instructor-mode: setup  ## show the formgrader and create-assignment in .venv
+instructor-mode: setup-instructor  ## show the formgrader and create-assignment in .venv
 	@$(BIN)/jupyter labextension enable --level=sys_prefix $(NBGRADER_INSTRUCTOR_LAB) >/dev/null 2>&1
 	@$(BIN)/jupyter server extension enable --sys-prefix $(NBGRADER_INSTRUCTOR_SERVER) >/dev/null 2>&1
 	@echo "instructor mode: nbgrader formgrader and create-assignment are enabled in $(VENV)"
@@ -59,19 +77,17 @@ instructor-mode: setup  ## show the formgrader and create-assignment in .venv
 system-deps:  ## install the system packages the tests need (Chromium, bubblewrap; root and apt)
 	@bash .ci/install-system-deps
 
-# Regenerate requirements.lock from requirements.in (after changing a pin).
-lock:  ## regenerate requirements.lock after changing requirements.in
+# Regenerate the three locks from requirements/*.in (after changing a pin); pip resolves them, installs nothing.
+lock:  ## regenerate requirements/*.lock after changing requirements/*.in
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.in
-	$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' > requirements.lock
-	@echo "lock: wrote requirements.lock"
+	$(BIN)/python requirements/lock.py
 
 # ---------------------------------------------------------------- students
 # Jupyter refuses to run as root unless told to; in a container or on a fresh cloud VM root is often the
 # only user, and `make lab` is a newcomer's first command.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: setup  ## open the course in JupyterLab (options through ARGS=...)
+lab: setup-student  ## open the course in JupyterLab (options through ARGS=...)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_AS_ROOT) \
 		--LabApp.default_url=/lab/tree/notebooks/01_large_inputs_and_parameter_counting.ipynb $(ARGS)
 
@@ -91,17 +107,17 @@ bench: setup  ## run the benchmarks (speed ratios and latencies, side by side)
 	$(BIN)/python -m course_tools.bench.grading
 
 # ---------------------------------------------------------------- instructors
-release: setup  ## regenerate assignments/ from solutions/
+release: setup-instructor  ## regenerate assignments/ from solutions/
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.release
 
-grade: setup  ## autograde grading/submitted/ into grading/scores.csv and feedback (ARGS="--student X")
+grade: setup-instructor  ## autograde grading/submitted/ into grading/scores.csv and feedback (ARGS="--student X")
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.grade $(ARGS)
 
 # After grading written answers in the formgrader: feedback and scores.csv with the hand grades (runs no code).
-feedback: setup  ## after hand grading: rewrite feedback and scores.csv from the gradebook (runs no code)
+feedback: setup-instructor  ## after hand grading: rewrite feedback and scores.csv from the gradebook (runs no code)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m course_tools.grading.grade --feedback-only $(ARGS)
 
-hub: setup  ## start JupyterHub for a class on this server (deploy/README.md)
+hub: setup-instructor  ## start JupyterHub for a class on this server (deploy/README.md)
 	bash deploy/run_hub.sh $(ARGS)
 
 # Notebooks are committed without outputs.

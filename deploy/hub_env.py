@@ -1,18 +1,18 @@
 """Build (or reuse) the environment a JupyterHub's users run: ``python deploy/hub_env.py [--prefix /opt/course-hub]``.
 
-Every user's server and kernel runs the course's Python as that user, so the environment must be readable
-and executable by everyone. The project's own ``.venv`` is made from a Python that may live in a private
-home (``/root/.pyenv`` here, mode 0700), so the hub gets its own environment in ``PREFIX/venv``, built from
-the system's Python (Debian ``/usr/bin/python3.11``, package ``python3-venv``) and installed from the
-top-level pins of ``requirements.in`` (less the developer tools). Not from ``requirements.lock``: the lock
-is resolved for the project's Python 3.11.7, and some of its pins need Python >= 3.11.5, which Debian 12's
-3.11.2 is not; pip resolves the dependencies below the pins for this Python. The course's packages
-(``course_utils``, ``course_tools``) are copied into it (no link to the instructor's checkout) with the hardened
-exchange (``course_exchange.py``), the per-role Jupyter configuration goes to
+Every user's server and kernel runs the course's Python as that user, so the environment must be readable and
+executable by everyone. The project's own ``.venv`` is made from a Python that may live in a private home
+(``/root/.pyenv`` here, mode 0700), so the hub gets its own environment in ``PREFIX/venv``, built from the system's
+Python (Debian ``/usr/bin/python3.11``, package ``python3-venv``) and installed from the top-level pins of the
+instructor's group (``requirements/instructor.in``, which includes the student's). Not from
+``requirements/instructor.lock``: the lock is resolved for the project's Python 3.11.7, and some of its pins need
+Python >= 3.11.5, which Debian 12's 3.11.2 is not; pip resolves the dependencies below the pins for this Python.
+The course's packages (``course_utils``, ``course_tools``) are copied into it (no link to the instructor's
+checkout) with the hardened exchange (``course_exchange.py``), the per-role Jupyter configuration goes to
 ``PREFIX/etc/{instructor,student}``, the grading sandbox's kernelspec is installed, and configurable-http-proxy
 goes into ``PREFIX/node_modules`` from the npm registry (``deploy/package.json`` pins it).
 
-The environment is rebuilt only when ``requirements.in``, ``deploy/package.json`` or the Python change
+The environment is rebuilt only when ``requirements/*.in``, ``deploy/package.json`` or the Python change
 (a stamp file records their hash); the course's packages and the kernelspec are refreshed on every run (seconds).
 Prints the prefix. Needs no root (but the prefix must be writable); ``make hub`` and tests/test_hub_e2e.py
 call it.
@@ -29,19 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PREFIX = "/opt/course-hub"
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-#: Developer tools the users' environment does not need.
-DEV_ONLY = ("pytest", "pytest-timeout", "hypothesis", "playwright", "ruff")
-
-
-def user_requirements():
-    """The pins of requirements.in that users' servers and kernels need (one per line, comments dropped)."""
-    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.in").read_text().splitlines()]
-    return [ln for ln in lines if ln and ln.split("=")[0].split("<")[0].split(">")[0].strip() not in DEV_ONLY]
+#: What users' servers and kernels need: the instructor's group (a student's lab, nbgrader's exchange and
+#: formgrader, jupyterhub-singleuser), not the developer's tools.
+USER_REQUIREMENTS = ROOT / "requirements" / "instructor.in"
 
 
 def _stamp(python):
     h = hashlib.sha256()
-    for path in (ROOT / "requirements.in", ROOT / "deploy" / "package.json"):
+    for path in (*sorted((ROOT / "requirements").glob("*.in")), ROOT / "deploy" / "package.json"):
         h.update(path.read_bytes())
     h.update(subprocess.run([python, "-VV"], capture_output=True, text=True, check=True).stdout.encode())
     return h.hexdigest()
@@ -66,7 +61,7 @@ def build(prefix=DEFAULT_PREFIX, python=SYSTEM_PYTHON, force=False):
         prefix.mkdir(parents=True)
         _run([python, "-m", "venv", venv])
         pip = [venv / "bin" / "python", "-m", "pip", "install", "-qq", "--disable-pip-version-check"]
-        _run([*pip, *user_requirements()])
+        _run([*pip, "-r", USER_REQUIREMENTS])
         shutil.copy(ROOT / "deploy" / "package.json", prefix / "package.json")
         _run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", prefix], cwd=prefix)
         stamp_file.write_text(stamp)

@@ -1,4 +1,4 @@
-"""The pinned environment: requirements.in, requirements.lock, environment.yml and the installed venv agree,
+"""The pinned environment: requirements/*.in, their locks, pyproject's groups, environment.yml and the venv agree,
 the nbgrader lab extension loads, students do not get the instructor's tools, and `make lab` serves."""
 
 from __future__ import annotations
@@ -37,12 +37,23 @@ def _pins(lines) -> dict[str, str]:
     return pins
 
 
-def requirements_in() -> dict[str, str]:
-    return _pins((REPO / "requirements.in").read_text().splitlines())
+GROUPS = ("student", "instructor", "dev")  # each installs the one before it (requirements/<group>.in: -r)
 
 
-def requirements_lock() -> dict[str, str]:
-    return _pins((REPO / "requirements.lock").read_text().splitlines())
+def group_in(group: str, follow: bool = False) -> dict[str, str]:
+    """The exact pins of requirements/<group>.in (with ``follow``, also those of the files it includes)."""
+    pins, lines = {}, []
+    for raw in (REPO / "requirements" / f"{group}.in").read_text().splitlines():
+        if raw.startswith("-r "):
+            if follow:
+                pins.update(group_in(raw.split()[1].removesuffix(".in"), follow=True))
+            continue
+        lines.append(raw)
+    return {**pins, **_pins(lines)}
+
+
+def group_lock(group: str) -> dict[str, str]:
+    return _pins((REPO / "requirements" / f"{group}.lock").read_text().splitlines())
 
 
 def environment_yml() -> dict[str, str]:
@@ -57,31 +68,63 @@ def environment_yml() -> dict[str, str]:
     return pins
 
 
-def test_environment_yml_matches_requirements_in():
-    req, env = requirements_in(), environment_yml()
+def test_environment_yml_matches_the_student_group():
+    req, env = group_in("student"), environment_yml()
     only_req = sorted(set(req) - set(env))
     only_env = sorted(set(env) - set(req))
     differ = sorted(
-        f"{k}: requirements.in {req[k]} vs environment.yml {env[k]}" for k in set(req) & set(env) if req[k] != env[k]
+        f"{k}: requirements/student.in {req[k]} vs environment.yml {env[k]}"
+        for k in set(req) & set(env) if req[k] != env[k]
     )
     assert not (only_req or only_env or differ), (
-        f"requirements.in and environment.yml drifted apart: only in requirements.in {only_req}, "
+        f"requirements/student.in and environment.yml drifted apart: only in student.in {only_req}, "
         f"only in environment.yml {only_env}, different versions {differ}"
     )
 
 
-def test_lock_pins_every_top_level_package_at_the_same_version():
-    req, lock = requirements_in(), requirements_lock()
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_lock_pins_its_group_at_the_same_versions(group):
+    req, lock = group_in(group, follow=True), group_lock(group)
     missing = sorted(set(req) - set(lock))
     differ = sorted(f"{k}: {req[k]} vs lock {lock[k]}" for k in set(req) & set(lock) if req[k] != lock[k])
     assert not missing and not differ, (
-        f"requirements.lock is stale (run `make lock`): missing {missing}, differ {differ}"
+        f"requirements/{group}.lock is stale (run `make lock`): missing {missing}, differ {differ}"
     )
     assert not any("nvidia" in k or "cuda" in k for k in lock), "the lock pulls a CUDA build of torch"
 
 
+def test_the_groups_nest_and_agree():
+    """A student's lock is inside the instructor's, which is inside the developer's, with one version each;
+    the student's lab carries none of the instructor's or developer's tools."""
+    locks = {g: group_lock(g) for g in GROUPS}
+    for small, big in zip(GROUPS, GROUPS[1:]):
+        missing = sorted(set(locks[small]) - set(locks[big]))
+        differ = sorted(k for k in set(locks[small]) & set(locks[big]) if locks[small][k] != locks[big][k])
+        assert not missing and not differ, f"{small}.lock vs {big}.lock: missing {missing}, differ {differ}"
+    tools = {*group_in("instructor"), *group_in("dev")} - {"nbconvert", "nbclient", "nbformat"}  # nbgrader's own
+    assert not tools & set(locks["student"]), f"a student's lab installs {sorted(tools & set(locks['student']))}"
+
+
+def test_pyproject_groups_name_the_same_packages_as_the_pins():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+    def names(reqs):
+        return {_norm(re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0]) for r in reqs} - {"course-utils"}
+
+    extras = project["optional-dependencies"]
+    expected = {"student": names(project["dependencies"]) | names(extras["student"]),
+                "instructor": names(extras["instructor"]), "dev": names(extras["dev"])}
+    for group in GROUPS:
+        assert set(group_in(group)) == expected[group], (
+            f"pyproject.toml's {group} group and requirements/{group}.in name different packages: "
+            f"{sorted(set(group_in(group)) ^ expected[group])}"
+        )
+
+
 def test_installed_versions_match_the_lock():
-    lock = requirements_lock()
+    lock = group_lock("dev")  # the suite runs in the whole environment (make test installs every group)
     wrong = []
     for name, version in lock.items():
         try:
