@@ -1,6 +1,6 @@
-"""Every docstring example (``>>>``) in course_utils runs, and shows what really happens.
+"""Every docstring example (``>>>``) in the course's packages runs, and shows what really happens.
 
-What `pytest --doctest-modules course_utils` would do, with the same flags (pyproject.toml's
+What `pytest --doctest-modules course_utils course_tools` would do, with the same flags (pyproject.toml's
 ``doctest_optionflags``), minus its cost: it imports all of the package's modules to look for examples (the
 grading sandbox, nbgrader, ipywidgets, the training CLI...). Here the modules are picked by their source text
 first, so only those with examples are imported (and what they import themselves), and a ``__main__`` module
@@ -21,7 +21,7 @@ import pytest
 
 from suite_helpers import REPO
 
-PACKAGE = REPO / "course_utils"
+PACKAGES = (REPO / "course_utils", REPO / "course_tools")
 EXAMPLE = re.compile(r"^\s*>>>", re.M)
 PYTEST_CONFIG = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
 FLAGS = functools.reduce(
@@ -35,9 +35,9 @@ def _module_name(path) -> str:
 
 
 def modules_with_examples() -> dict[str, int]:
-    """{module name: number of ``>>>`` lines in its source} for every course_utils module that has any."""
+    """{module name: number of ``>>>`` lines in its source} for every module of the packages that has any."""
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(p for package in PACKAGES for p in package.rglob("*.py")):
         if path.name == "__main__.py":
             continue
         n = len(EXAMPLE.findall(path.read_text(encoding="utf-8")))

@@ -6,7 +6,8 @@ from suite_helpers import REPO, VENV_BIN
 
 
 def test_ruff_clean():
-    candidates = ("course_utils", "tests", "notebooks", "solutions", "deploy", "nbgrader_config.py")
+    candidates = ("course_utils", "course_tools", "tests", "notebooks", "solutions", "deploy", "requirements",
+                  "nbgrader_config.py")
     paths = [p for p in candidates if (REPO / p).exists()]
     result = subprocess.run(
         [str(VENV_BIN / "ruff"), "check", "--no-cache", *paths],
