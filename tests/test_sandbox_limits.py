@@ -7,11 +7,11 @@ probe could take more than about 2 GB or 2,047 processes of the test machine.
 
 - alice: the solutions (full marks, status ok);
 - shadow: the solutions, in a folder that holds modules named like what the launcher, the kernel and the
-  course import (``course_utils/``, ``numpy/``, ``IPython/``, ``ipykernel/``, ``sitecustomize.py``,
-  ``usercustomize.py``, a ``.pth`` file), IPython configuration and startup files and a ``matplotlibrc``
-  naming a backend of its own: none of it may run, outside or inside the sandbox (full marks), while the
-  student's own ``helpers.py`` still imports;
-- cheater: answers that call the course's reference, beside a copy of ``course_utils`` whose reference
+  course import (``course_utils/``, ``course_tools/``, ``numpy/``, ``IPython/``, ``ipykernel/``,
+  ``sitecustomize.py``, ``usercustomize.py``, a ``.pth`` file), IPython configuration and startup files and a
+  ``matplotlibrc`` naming a backend of its own: none of it may run, outside or inside the sandbox (full marks), while
+  the student's own ``helpers.py`` still imports;
+- cheater: answers that call the course's reference, beside copies of the course's packages whose reference
   detection is switched off: only the items that are its own work count;
 - forkbomb, memory, tmp, disk: the solutions, then a recursive fork bomb / memory spread over three
   processes / a full ``/tmp`` / a folder filled with files: full marks, status ``limit: <name>``;
@@ -130,7 +130,7 @@ def _submit(course, student, nb, files=None):
 
 def _shadow_files(canary_dir):
     files = {}
-    for name in ("course_utils", "numpy", "IPython", "ipykernel", "matplotlib"):
+    for name in ("course_utils", "course_tools", "numpy", "IPython", "ipykernel", "matplotlib"):
         files[f"{name}/__init__.py"] = MARK.format(name=name, canary=str(canary_dir / name))
     for name in ("sitecustomize", "usercustomize", "evilbackend"):
         files[f"{name}.py"] = MARK.format(name=name, canary=str(canary_dir / name))
@@ -143,10 +143,10 @@ def _shadow_files(canary_dir):
 
 
 def _cheater_folder(folder):
-    """A working copy of course_utils beside the notebook, with the detection of reference calls switched off."""
-    copy = folder / "course_utils"
-    shutil.copytree(ROOT / "course_utils", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    verify = copy / "grading" / "verify.py"
+    """Working copies of the course's packages beside the notebook, the detection of reference calls switched off."""
+    for package in ("course_utils", "course_tools"):
+        shutil.copytree(ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    verify = folder / "course_tools" / "grading" / "verify.py"
     text = verify.read_text()
     switch = "        for fn in list(_forbidden_functions(self.numpy_only, self.fn)):"
     patched = text.replace(switch, "        for fn in []:")
