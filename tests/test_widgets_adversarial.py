@@ -38,11 +38,11 @@ def test_fgsm_matches_a_direct_autograd_computation(trained):
 def test_eps_slider_lowers_the_true_class_probability_and_redraws(trained):
     model, X, y = trained
     w = AdversarialExplorer(model, X, y, eps_max=0.3)
-    p0 = w._probs[y[0]]
+    p0 = w.data["probs"][y[0]]
     png, n = w.png(), w.renders
     w.controls["eps"].value = 0.25
     assert w.state.eps == 0.25 and w.renders == n + 1 and w.png() != png
-    assert w._probs[y[0]] < p0
+    assert w.data["probs"][y[0]] < p0
     assert w.status.value.startswith("rendered image=0 eps=0.250")
     assert "flipped" in w.caption.value  # a small MLP on digits is fooled by eps = 0.25
 

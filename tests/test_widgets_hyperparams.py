@@ -90,15 +90,15 @@ def test_a_forgotten_padding_is_drawn_as_it_is_and_said_to_differ():
     w = HyperparameterExplorer(size_fn=no_padding, input_size=7, kernel_size=3, stride=1, padding=1)
     message = "✗ your output size (size_fn) differs from the reference here (5 instead of 7)"
     assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
-    assert w._data["outgrid"].shape == (5, 5)  # the student's answer is drawn
-    padded = w._data["padded"]  # 9 x 9; 5 windows of 3 at stride 1 reach 7 cells: the last 2 are dropped
+    assert w.data["outgrid"].shape == (5, 5)  # the student's answer is drawn
+    padded = w.data["padded"]  # 9 x 9; 5 windows of 3 at stride 1 reach 7 cells: the last 2 are dropped
     assert (padded[:, 7:] == 2).all() and (padded[4, :7] != 2).all()
     assert "7×7" in w.caption.value.replace("&times;", "×")  # the caption's formula gives the right size
 
     w = HyperparameterExplorer(size_fn=lambda size, k, stride=1, padding=0: size, input_size=7, kernel_size=3,
                                stride=1)
     assert w.checks[0].text().endswith("(7 instead of 5)")
-    outgrid = w._data["outgrid"]
+    outgrid = w.data["outgrid"]
     assert outgrid.shape == (7, 7) and (outgrid[5:, :] == 2).all() and (outgrid[:5, :5] != 2).all()
 
 
@@ -156,7 +156,7 @@ def drawn_grid_lines(png: bytes, panel: str) -> tuple[list, list]:
 def test_every_grid_line_is_drawn_evenly(start):
     # 32 x 32 (48 x 48 padded) cells used to be resampled into a smaller panel: lines went missing or doubled
     w = HyperparameterExplorer(**start)
-    n_in, n_out = w._data["padded"].shape[0], w._data["outgrid"].shape[0]
+    n_in, n_out = w.data["padded"].shape[0], w.data["outgrid"].shape[0]
     for panel, n in (("in", n_in), ("out", n_out)):
         for lines in drawn_grid_lines(w.png(), panel):
             assert len(lines) == n + 1, (panel, n, lines)  # every cell boundary, the outer ones too
@@ -167,4 +167,4 @@ def test_every_grid_line_is_drawn_evenly(start):
 def test_a_wrong_size_fn_s_large_grid_is_drawn_whole():
     w = HyperparameterExplorer(size_fn=lambda size, k, stride=1, padding=0: 64, input_size=32, padding=8)
     horizontal, vertical = drawn_grid_lines(w.png(), "out")
-    assert len(horizontal) == len(vertical) == 65 and w._data["outgrid"].shape == (64, 64)
+    assert len(horizontal) == len(vertical) == 65 and w.data["outgrid"].shape == (64, 64)

@@ -1,6 +1,5 @@
 """Headless tests of the parameter-count explorer: controls -> state -> picture, clamping, errors."""
 
-import dataclasses
 import html
 
 import numpy as np
@@ -8,14 +7,13 @@ import pytest
 
 from course_utils.widgets import ParamCountExplorer
 from course_utils.widgets._view import figure_to_array
-from course_utils.widgets.param_count import draw, make_state
+from course_utils.widgets.param_count import compute, draw, make_state
 
 from suite_helpers import assert_error_shown_once
 
 
 def test_default_state_is_the_lecture_example():
-    s = make_state()
-    counts = dict(s.counts)
+    counts = dict(compute(make_state())["counts"])
     # independent arithmetic: 200*200 pixels x 40,000 units; 40,000 units x 10*10; 100 filters x 10*10
     assert counts == {"fully connected": 200 * 200 * 40_000, "locally connected": 4_000_000,
                       "convolutional": 10_000}
@@ -26,15 +24,16 @@ def test_moving_a_slider_updates_state_picture_and_status():
     png0, renders0 = w.png(), w.renders
     w.controls["num_filters"].value = 7
     assert w.state.num_filters == 7
-    assert dict(w.state.counts)["convolutional"] == 7 * 10 * 10
+    assert dict(w.data["counts"])["convolutional"] == 7 * 10 * 10
     assert w.renders == renders0 + 1
     assert w.png() != png0
-    assert w.status.value == f"rendered {w.describe(w.state)} #{w.renders}"
+    assert w.status.value == f"rendered {w.describe(w.state, w.data)} #{w.renders}"
     assert "700" in w.caption.value
 
 
 def test_drawn_bars_follow_the_counts():
-    fig = draw(make_state(image_size=20, hidden_units=400, filter_size=3, num_filters=2))
+    state = make_state(image_size=20, hidden_units=400, filter_size=3, num_filters=2)
+    fig = draw(state, compute(state))
     widths = [bar.get_width() for bar in fig.axes[0].patches]
     np.testing.assert_allclose(widths, np.log10([20 * 20 * 400, 400 * 9, 2 * 9]))
 
@@ -97,15 +96,23 @@ def test_student_functions_are_used_and_checked():
         return image_size**2 * channels * hidden_units + (hidden_units if bias else 0)
 
     w = ParamCountExplorer(conv_fn=my_conv, fc_fn=my_fc)
-    assert calls == [(100, 10, 1, False)] and dict(w.state.counts)["convolutional"] == 10_000
+    assert calls == [(100, 10, 1, False)] and dict(w.data["counts"])["convolutional"] == 10_000
     assert [c.text() for c in w.checks] == [
         "✓ your fully connected count (fc_fn) agrees with the reference here",
         "✓ your convolutional count (conv_fn) agrees with the reference here"]
     w.controls["channels"].value = 3
     message = "✗ your convolutional count (conv_fn) differs from the reference here (10,000 instead of 30,000)"
     assert w.checks[1].text() == message and html.escape(message) in w.check_box.value
-    assert dict(w.state.counts)["convolutional"] == 10_000 and "10,000" in w.caption.value  # the student's count
+    assert dict(w.data["counts"])["convolutional"] == 10_000 and "10,000" in w.caption.value  # the student's count
     assert w.checks[0].agrees
+
+
+def test_counting_functions_under_their_earlier_names_still_work():
+    w = ParamCountExplorer(fc_fn=lambda image_size, hidden_units, channels=1, bias=False: 7)
+    assert [c.text() for c in w.checks] == [
+        "✗ your fully connected count (fc_fn) differs from the reference here (7 instead of 1,600,000,000)"]
+    w = ParamCountExplorer(fc_count_fn=lambda image_size, hidden_units, channels=1, bias=False: 7)
+    assert w.checks[0].name == "fc_count_fn" and dict(w.data["counts"])["fully connected"] == 7
 
 
 def test_displays_itself():
@@ -127,9 +134,8 @@ def _label_boxes(fig):
 def test_count_axis_labels_never_overlap(decades):
     # counts from 10 to 10^17 (the largest the bounds allow is ~2 x 10^16): the axis grows to 10^18, and its
     # labels used to run into each other from 10^12 on
-    state = dataclasses.replace(make_state(), counts=(("fully connected", 10**decades * 3 + 1),
-                                                      ("locally connected", 10), ("convolutional", 1)))
-    fig = draw(state)
+    data = {"counts": (("fully connected", 10**decades * 3 + 1), ("locally connected", 10), ("convolutional", 1))}
+    fig = draw(make_state(), data)
     ticks, counts = _label_boxes(fig)
     assert len(ticks) >= 3
     for left, right in zip(ticks, ticks[1:]):
@@ -142,7 +148,8 @@ def test_count_axis_labels_never_overlap(decades):
                                          num_filters=4096, bias=True),
                                     dict(image_size=4, channels=1, hidden_units=1, filter_size=1, num_filters=1)])
 def test_labels_are_readable_at_the_extreme_settings(values):
-    fig = draw(make_state(**values))
+    state = make_state(**values)
+    fig = draw(state, compute(state))
     ticks, counts = _label_boxes(fig)
     assert all(a.x1 + 2 <= b.x0 for a, b in zip(ticks, ticks[1:]))
     assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in ticks + counts)

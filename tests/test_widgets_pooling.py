@@ -98,7 +98,7 @@ def test_average_pooling_given_as_max_is_drawn_as_it_is_and_said_to_differ():
     # what is drawn is the student's output: the averages, and as winners only pixels equal to them
     averages = torch.nn.functional.avg_pool2d(x, 2).numpy()
     np.testing.assert_allclose(w.fig._cu_artists["p"].get_array(), averages[0, 0], atol=1e-12)
-    np.testing.assert_allclose(w._data["changed"], np.abs(averages[0, 0] - averages[1, 0]), atol=1e-12)
+    np.testing.assert_allclose(w.data["changed"], np.abs(averages[0, 0] - averages[1, 0]), atol=1e-12)
     drawn = _red(w)
     assert (drawn == winners(image("digit 3"), 2, 2, averages[0, 0])).all()
     assert drawn.sum() < winners(image("digit 3"), 2, 2).sum()  # not the reference's winners
@@ -144,7 +144,7 @@ def test_student_pool_errors_are_shown_once():
 
 def test_a_float32_pool_fn_agrees_and_its_winners_are_the_reference_winners():
     w = PoolingExplorer(pool_fn=lambda x, k, stride=None: _torch_maxpool(x.astype(np.float32), k, stride))
-    assert w._data["pooled"].dtype == np.float32 and w.checks[0].agrees
+    assert w.data["pooled"].dtype == np.float32 and w.checks[0].agrees
     assert (_red(w) == winners(image("digit 3"), 2, 2)).all() and _red(w).any()
 
 

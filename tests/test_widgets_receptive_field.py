@@ -99,7 +99,7 @@ def test_a_wrong_rf_fn_is_drawn_as_it_is_and_said_to_differ():
     w = ReceptiveFieldExplorer(rf_fn=off_by_one)  # lecture stack, conv 5 then pool 2, unit (6, 6)
     message = "✗ your receptive field (rf_fn) differs from the reference here (layer 1: size 6 instead of 5)"
     assert [c.text() for c in w.checks] == [message] and html.escape(message) in w.check_box.value
-    assert w._data["size"] == 7 and "field=7x7 agree=False" in w.status.value  # the student's box is drawn
+    assert w.data["size"] == 7 and "field=7x7 agree=False" in w.status.value  # the student's box is drawn
     box = w.fig._cu_artists["boxes"][0]
     assert (box.get_width(), box.get_height()) == (7, 7)
     assert "differ" in w.caption.value  # and autograd disagrees with it too
@@ -148,19 +148,27 @@ def test_clicking_a_unit_on_the_map_selects_it():
 
 def test_reused_figure_draws_what_a_fresh_one_draws():
     # the maps live in a cached background keyed on (stack, K, P, layer): moving through other stacks,
-    # layers and units first must not leave anything stale behind
-    from course_utils.widgets._view import figure_to_array
+    # layers and units first must not leave anything stale behind, in the figure or in the blitted picture
+    from course_utils.widgets._blit import Blitter
+    from course_utils.widgets._view import artists_of, figure_to_array
     from course_utils.widgets.receptive_field import draw
 
     alex = "AlexNet-like (227 x 227)"
-    fig = None
+    fig, blitter = None, Blitter(ReceptiveFieldExplorer.blit)
+
+    def blitted(state, fig):
+        data = compute(state)
+        fig = draw(state, data, fig)
+        return fig, blitter.render(fig, artists_of(fig), state, data).copy()
+
     for values in [dict(), dict(stack=alex, layer=7, row=1, col=2), dict(stack=alex, layer=2, row=0, col=26),
                    dict(stack=alex, layer=2, row=5, col=3)]:
-        fig = draw(make_state(**values), fig)
-        figure_to_array(fig)
+        fig, _ = blitted(make_state(**values), fig)
     for target in (make_state(stack=alex, layer=3, row=4, col=0), make_state(stack=alex, layer=7, row=5, col=5),
                    make_state(stack=alex, K=3, layer=7, row=5, col=5), make_state(K=7, P=3, row=1, col=2)):
-        assert (figure_to_array(draw(target, fig)) == figure_to_array(draw(target))).all(), target
+        fig, pixels = blitted(target, fig)
+        fresh = figure_to_array(draw(target, compute(target)))
+        assert (pixels == fresh).all() and (figure_to_array(fig) == fresh).all(), target
 
 
 def test_empirical_tint_covers_exactly_the_measured_pixels():
@@ -169,7 +177,7 @@ def test_empirical_tint_covers_exactly_the_measured_pixels():
     from course_utils.widgets.receptive_field import _show_empirical, draw
 
     state = make_state(stack="AlexNet-like (227 x 227)", layer=7, row=5, col=0)
-    art = draw(state)._cu_artists
+    art = draw(state, compute(state))._cu_artists
     emp = empirical(state.stack, state.K, state.P, state.layer, state.row, state.col)
     tint = art["tint"]  # a rectangle: the measured mask is one
     assert tint.get_visible() and not art["overlay"].get_visible()
@@ -186,16 +194,23 @@ def test_empirical_tint_covers_exactly_the_measured_pixels():
 def test_switching_stacks_and_layers_reuses_the_figure_and_its_backgrounds():
     # one figure for every stack (panels hidden and laid out again, no new axes); a background (maps and
     # titles) drawn once per (stack, K, P, layer) is reused when that layer is visited again
+    import io
+
+    import numpy as np
+    from PIL import Image
+
     from course_utils.widgets._view import figure_to_array
     from course_utils.widgets.receptive_field import draw
 
     alex = "AlexNet-like (227 x 227)"
     w = ReceptiveFieldExplorer(stack=alex, layer=2)
-    fig, n_axes, first = w.fig, len(w.fig.axes), w.fig._cu_background
+    fig, n_axes, first = w.fig, len(w.fig.axes), w._blitter.background
     w.set_controls(layer=4)
-    assert w.fig._cu_background is not first
+    assert w._blitter.background is not first
     w.set_controls(stack="lecture: conv K + pool P")
     assert w.fig.get_figwidth() < 10 and sum(ax.get_visible() for ax in w.fig.axes) == 3
     w.set_controls(stack=alex, layer=2, row=3, col=4)
-    assert w.fig is fig and len(fig.axes) == n_axes and fig._cu_background is first
-    assert (figure_to_array(fig) == figure_to_array(draw(w.state))).all()
+    assert w.fig is fig and len(fig.axes) == n_axes and w._blitter.background is first
+    fresh = figure_to_array(draw(w.state, compute(w.state)))
+    assert (figure_to_array(fig) == fresh).all()
+    assert (np.asarray(Image.open(io.BytesIO(w.png())))[..., :3] == fresh).all()  # what the student sees

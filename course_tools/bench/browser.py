@@ -13,7 +13,7 @@ meets too. ``python -m course_tools.bench.widgets`` measures the kernel's part a
 Speed is printed here, never asserted in tests.
 
 This module also holds the browser harness the suite's browser tests use (tests/e2e/conftest.py): one
-place for it, used by the benchmark and the tests alike. It follows ../shared/notes/browser-testing.md:
+place for it, used by the benchmark and the tests alike. What it does, and why:
 JupyterLab on a free loopback port with temporary root/settings/workspace folders, notebook windowing
 off, news off, temporary copies of notebooks, the server in its own process group (killed as a group:
 that stops the kernels too), MPLBACKEND removed from the server's environment, waiting on text the
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -304,9 +304,10 @@ WIDGET_CELLS = [
     "dash = TrainingDashboard()\ndash",
 ]
 SETUP_CELL = f"""from course_tools.bench.widgets import digits_models
+from course_utils.history import new_history
 from course_utils.widgets import *
 X, y, numpy_model, mlp = digits_models()
-history = {{"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}}
+history = new_history()
 
 def grow():
     i = len(history["epoch"])

@@ -44,13 +44,14 @@ def cases(repeats: int):
     """(name, widget, list of callables each moving the widget to a new state)."""
     from course_utils import reference
     from course_utils import widgets as W
+    from course_utils.history import new_history
 
     X, y, numpy_model, mlp = digits_models()
     n = repeats + 3
     rf_lecture = W.ReceptiveFieldExplorer()
     rf_alex = W.ReceptiveFieldExplorer(stack="AlexNet-like (227 x 227)", layer=7, row=0, col=0)
     dash = W.TrainingDashboard()
-    hist = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
+    hist = new_history()
 
     def grow(i):
         hist["epoch"].append(i + 1)

@@ -1,11 +1,16 @@
-"""The thin view every widget shares: controls -> model state -> pure draw(state) -> PNG image + status text.
+"""The thin view every widget shares: controls -> state -> data, computed once -> pure draw -> PNG + status.
 
-Each widget module has three parts (see ../shared/STYLE.md):
+Each widget module has three parts (DEVELOPING.md, "Shared interfaces: Widgets"):
   1. a model: a frozen dataclass ``State`` plus a ``make_state(**values)`` that clamps every value to its
-     bounds, and plain NumPy functions that compute what is shown;
-  2. a pure ``draw(state, fig=None) -> Figure`` (the picture depends only on the state; passing the previous
-     figure only saves the cost of building a new one);
-  3. a view: a subclass of :class:`Explorer` below that wires ipywidgets controls to the model.
+     bounds, and a ``compute(state, <fn>=<reference>, ...) -> dict`` that computes everything shown, calling
+     each function under study once through :func:`checked_call` (its :class:`Check` in ``data["checks"]``);
+  2. a pure ``draw(state, data, fig=None) -> Figure``: the picture depends only on ``state`` and ``data``
+     (passing the previous figure only saves the cost of building a new one); it never calls a function
+     under study and keeps nothing on the figure but the artists its layout built (see :func:`prepare`);
+  3. a view: a subclass of :class:`Explorer` below that wires ipywidgets controls to the model. The base
+     class runs one redraw: ``data = self.compute(state)`` once, then ``draw(state, data, self.fig)``.
+     Blitting, where a widget needs the speed, is opt-in: a :class:`~course_utils.widgets._blit.Blit` as
+     the view's ``blit`` (see ``_blit.py``).
 
 The picture is rendered to PNG (Agg, no pyplot, no backend needed) and shown in an ``ipywidgets.Image``, so
 it works the same in JupyterLab, in a headless test and whatever ``MPLBACKEND`` is. After every redraw the
@@ -13,9 +18,9 @@ status label reads e.g. ``"rendered k=7 #3"``: machine-readable text for the bro
 (class ``cu-status``) but hidden from the student. An exception raised while computing (usually by the
 student's own function) is shown once inside the widget, in place of the picture, never lost in a log.
 
-The function under study (``conv_fn=``, ``pool_fn=``, ``size_fn=`` ...) is called through
-:func:`checked_call`: once per redraw, its result checked for type and shape (a wrong one is one clear
-:class:`StudentResultError`) and compared with the course reference at the current setting (a
+The function under study (``conv_fn=``, ``pool_fn=``, ``size_fn=`` ...; default: the course reference) is
+called through :func:`checked_call`: once per redraw, its result checked for type and shape (a wrong one is
+one clear :class:`StudentResultError`) and compared with the course reference at the current setting (a
 :class:`Check`, shown as one line: "✓ your max pooling (pool_fn) agrees with the reference here").
 """
 
@@ -35,6 +40,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from course_utils.widgets._blit import Blitter
+
 
 def clamp_int(value, low: int, high: int) -> int:
     """Round ``value`` to an int and clamp it into [low, high]."""
@@ -49,66 +56,10 @@ def clamp_float(value, low: float, high: float) -> float:
     return float(min(max(value, low), high))
 
 
-BACKGROUNDS_KEPT = 8  # backgrounds kept per figure (one per static key; ~1 MB each)
-
-
 def render_rgb(fig: Figure) -> np.ndarray:
-    """Render a Figure with Agg: (H, W, 3) uint8 pixels.
-
-    Blitting: artists marked with :func:`animate` (the ones ``draw`` updates) are drawn over a cached
-    background holding everything else (axes, ticks, titles: text is most of matplotlib's drawing time).
-    The background is redrawn when ``fig._cu_static_key`` (set by ``draw`` from what the static parts depend
-    on) changes to a key not seen in the last BACKGROUNDS_KEPT, or on the first draw: going back to a key
-    seen before (a layer visited again) reuses its background. Artists marked ``animate(..., rarely=True)``
-    (e.g. the ticks of an axis that grows now and then) form a middle layer, cached over the background and
-    redrawn alone when ``fig._cu_middle_key`` changes: a growing axis then costs its ticks, not the whole
-    figure. Artists given to :func:`keep_on_top` (a legend) are copied back from the background over the
-    middle layer.
-    """
+    """Render a whole Figure with Agg: (H, W, 3) uint8 pixels (a view that blits uses ``_blit.Blitter``)."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    animated = getattr(fig, "_cu_animated", [])
-    middle = getattr(fig, "_cu_middle", [])
-    key = getattr(fig, "_cu_static_key", None)
-    if not animated and not middle:
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3]
-    renderer = canvas.get_renderer()
-    fresh = False
-    if getattr(fig, "_cu_background", None) is None or fig._cu_background_key != key:
-        kept = fig.__dict__.setdefault("_cu_backgrounds", {})  # key -> background, the latest last
-        if key in kept:  # a background drawn before (e.g. a layer visited again): nothing to draw
-            fig._cu_background = kept.pop(key)
-        else:
-            canvas.draw()  # animated artists (both kinds) are skipped by a full draw
-            fig._cu_background, fresh = canvas.copy_from_bbox(fig.bbox), True
-        kept[key] = fig._cu_background
-        while len(kept) > BACKGROUNDS_KEPT:
-            kept.pop(next(iter(kept)))
-        fig._cu_background_key, fig._cu_middleground = key, None
-    if not fresh:  # no full draw: place the axes as one would (aspect), for the artists drawn alone below
-        for ax in fig.axes:
-            ax.apply_aspect()
-    if middle:
-        middle_key = getattr(fig, "_cu_middle_key", None)
-        if getattr(fig, "_cu_middleground", None) is None or fig._cu_middleground_key != middle_key:
-            if not fresh:
-                canvas.restore_region(fig._cu_background)
-            for artist in middle:
-                if artist.get_visible():
-                    artist.draw(renderer)
-            height = fig.bbox.height
-            for artist in getattr(fig, "_cu_on_top", []):  # background artists kept over the middle layer
-                x0, y0, x1, y1 = artist.get_window_extent(renderer).padded(2).extents
-                canvas.restore_region(fig._cu_background, bbox=(max(x0, 0), max(height - y1, 0), x1, height - y0),
-                                      xy=(0, 0))  # bbox: pixel rows from the top; xy: where the copy's origin goes
-            fig._cu_middleground, fig._cu_middleground_key = canvas.copy_from_bbox(fig.bbox), middle_key
-        else:
-            canvas.restore_region(fig._cu_middleground)
-    elif not fresh:
-        canvas.restore_region(fig._cu_background)
-    for artist in animated:
-        if artist.get_visible():
-            artist.draw(renderer)
+    canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3]
 
 
@@ -122,30 +73,6 @@ def figure_to_png(fig: Figure) -> bytes:
 def figure_to_array(fig: Figure) -> np.ndarray:
     """Render a Figure and return a copy of its pixels, (H, W, 3) uint8 (what the student sees)."""
     return render_rgb(fig).copy()
-
-
-def animate(fig: Figure, *artists, rarely: bool = False):
-    """Mark artists that ``draw`` updates on every state change: they are blitted over a cached background.
-
-    ``rarely=True``: artists that change only when ``fig._cu_middle_key`` changes (see :func:`render_rgb`);
-    they are drawn in the order given, over the background and under the other animated artists.
-    """
-    name = "_cu_middle" if rarely else "_cu_animated"
-    if not hasattr(fig, name):
-        setattr(fig, name, [])
-    for artist in artists:
-        artist.set_animated(True)
-        getattr(fig, name).append(artist)
-    return artists[0] if len(artists) == 1 else artists
-
-
-def keep_on_top(fig: Figure, *artists) -> None:
-    """Background artists (e.g. a legend) that stay over the middle layer of :func:`render_rgb`: their
-    boxes are copied back from the cached background after the middle layer is drawn, so nothing of the
-    middle layer (e.g. grid lines) shows inside them and they need not be redrawn when it changes."""
-    if not hasattr(fig, "_cu_on_top"):
-        fig._cu_on_top = []
-    fig._cu_on_top.extend(artists)
 
 
 def prepare(fig: Figure | None, figsize: tuple[float, float], build) -> tuple[Figure, dict]:
@@ -164,20 +91,32 @@ def prepare(fig: Figure | None, figsize: tuple[float, float], build) -> tuple[Fi
     return fig, fig._cu_artists
 
 
+def artists_of(fig: Figure) -> dict:
+    """The artists the layout of ``fig`` built (see :func:`prepare`), by name."""
+    return fig._cu_artists
+
+
 class Explorer:
     """Base class of the widget views. Subclasses set ``self.controls`` (name -> ipywidgets control) and
-    implement ``read_state()`` (controls -> clamped State), ``render(state)`` (State -> Figure) and
-    ``describe(state)`` (short text for the status label). Everything else (observing controls, skipping
-    redraws when the state did not change, showing errors, the status text) lives here.
+    implement ``read_state()`` (controls -> clamped State),
+    ``describe(state, data)`` (short text for the status label), ``compute(state) -> data`` (everything
+    shown, each function under study called once; its Checks in ``data["checks"]``) and set ``draw`` to
+    their module's pure ``draw(state, data, fig=None) -> Figure``. Everything else (observing controls,
+    skipping redraws when the state did not change, computing once per redraw, showing errors, the status
+    text, blitting when ``blit`` is set) lives here.
     """
 
     figsize: tuple[float, float] = (9.0, 3.5)
+    draw = None  # the module's draw(state, data, fig=None) -> Figure (as a staticmethod)
+    blit = None  # a _blit.Blit to blit the picture (opt-in), or None to draw it whole
 
     def __init__(self, title: str = ""):
         self.state = None  # the state drawn last (None before the first draw)
         self.renders = 0  # how many times the picture was redrawn (errors count too)
         self.error: str | None = None  # the last error message, or None
         self.fig: Figure | None = None
+        self.data = None  # what compute() returned for self.state
+        self._blitter = None if self.blit is None else Blitter(self.blit)
         # hidden until there is a picture (an empty Image shows a broken-image icon)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
         self.image.add_class("cu-image")
@@ -189,7 +128,7 @@ class Explorer:
         self.title = widgets.HTML(value=f"<b>{html.escape(title)}</b>" if title else "")
         self.caption = widgets.HTML(value="")  # numbers shown as text (text in HTML costs nothing to draw)
         self.caption.add_class("cu-caption")
-        self.checks: list[Check] = []  # render() sets one Check per function under study (none: reference)
+        self.checks: list[Check] = []  # one Check per function under study (none: the reference)
         self.check_box = widgets.HTML(value="")  # those checks, one line each
         self.check_box.add_class("cu-check")
         self.controls: dict[str, widgets.Widget] = {}
@@ -250,22 +189,35 @@ class Explorer:
         self.state = state
         self.checks = []
         try:
-            self.fig = self.render(state)
-            png = figure_to_png(self.fig)
+            data = self.compute(state)  # the one call of each function under study
+            self.checks = list(data.get("checks", ()))
+            self.fig = type(self).draw(state, data, self.fig)
+            png = self.png_of(state, data)
         except Exception as exc:  # usually raised by the student's function: show it in the widget
             self._show_error(exc)
             return True
+        self.data = data
         self.image.value = png
         self.image.width = str(int(self.fig.get_figwidth() * self.fig.dpi))  # no upscaling (blurry)
         self.image.layout.display = None
-        self.caption.value = self.describe_html(state)
+        self.caption.value = self.describe_html(state, data)
         self.check_box.value = checks_html(self.checks)
         self.error = None
         self.error_box.value = ""
         self.renders += 1
-        self.status.value = f"rendered {self.describe(state)} #{self.renders}"
-        self.after_redraw(state)
+        self.status.value = f"rendered {self.describe(state, data)} #{self.renders}"
+        self.after_redraw(state, data)
         return True
+
+    def png_of(self, state, data) -> bytes:
+        """The PNG bytes of ``self.fig`` as drawn for ``state`` (blitted when the view has a ``blit``)."""
+        if self._blitter is None:
+            rgb = render_rgb(self.fig)
+        else:
+            rgb = self._blitter.render(self.fig, artists_of(self.fig), state, data)
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
 
     def _show_error(self, exc: BaseException) -> None:
         """Show the error once, in place of the picture: the old picture, caption and checks would be stale."""
@@ -273,7 +225,7 @@ class Explorer:
         self.image.value = b""
         self.image.layout.display = "none"
         self.caption.value = self.check_box.value = ""
-        self.checks = []
+        self.checks, self.data = [], None
         if isinstance(exc, (StudentCodeError, StudentResultError)):  # the message names the function
             self.error = str(exc)
         else:
@@ -294,18 +246,19 @@ class Explorer:
     def read_state(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def render(self, state) -> Figure:  # pragma: no cover - abstract
-        """State -> Figure; sets ``self.checks`` to the Checks of the functions under study it called."""
+    def compute(self, state) -> dict:  # pragma: no cover - abstract
+        """State -> everything draw shows (a dict), each function under study called once through
+        :func:`checked_call`, its Check in ``data["checks"]``."""
         raise NotImplementedError
 
-    def describe(self, state) -> str:  # pragma: no cover - abstract
+    def describe(self, state, data) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def describe_html(self, state) -> str:
+    def describe_html(self, state, data) -> str:
         """The caption above the picture (HTML); by default empty."""
         return ""
 
-    def after_redraw(self, state) -> None:
+    def after_redraw(self, state, data) -> None:
         """Hook: update secondary views (e.g. a click map) once the picture and status text are sent, so that
         their work does not delay the picture the student waits for."""
 
@@ -330,7 +283,7 @@ def image_axes(fig: Figure, rect, title: str = "", cmap: str = "gray"):
     if title:  # a figure text, not ax.set_title: title placement costs a text layout per tick each draw
         fig.text(rect[0] + rect[2] / 2, min(rect[1] + rect[3] + 0.02, 0.98), title, ha="center", va="bottom",
                  fontsize=9)
-    im = animate(fig, ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest"))
+    im = ax.imshow(np.zeros((2, 2)), cmap=cmap, interpolation="nearest")
     return ax, im
 
 
@@ -578,14 +531,15 @@ class Records(Expect):
 def checked_call(name: str, fn, reference, *args, expect: Expect, what: str, **kwargs):
     """Call the function under study once and compare its result with the course reference's.
 
-    ``fn``: the function given to the widget as ``name`` (e.g. ``pool_fn``), or None to show the reference
-    alone (nothing to check). ``expect``: the result's type and shape (:class:`OneArray`, :class:`OneInt`,
-    :class:`Records`). ``what``: what it computes, in words. Returns ``(result, check)``: the function's own
-    result, read by ``expect``, and a :class:`Check` (None when ``fn`` is None). Raises StudentCodeError
+    ``fn``: the function given to the widget as ``name`` (e.g. ``pool_fn``); the reference itself (the
+    widgets' default) or None shows the reference alone (nothing to check). ``expect``: the result's type
+    and shape (:class:`OneArray`, :class:`OneInt`, :class:`Records`). ``what``: what it computes, in words.
+    Returns ``(result, check)``: the function's own result, read by ``expect``, and a :class:`Check` (None
+    for the reference alone). Raises StudentCodeError
     when ``fn`` raises, StudentResultError when its result has the wrong type or shape. The function gets
     copies of the arguments: changing them in place cannot change what the reference or the widget sees.
     """
-    if fn is None:
+    if fn is None or fn is reference:
         return expect.read(name, reference(*args, **kwargs)), None
     mine = expect.read(name, student_call(name, fn, *copy.deepcopy(args), **copy.deepcopy(kwargs)))
     ref = expect.read(f"the reference for {name}", reference(*args, **kwargs))

@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import (
     Explorer,
-    animate,
     clamp_float,
     clamp_int,
     image_axes,
@@ -69,14 +69,24 @@ class Attack:
         self.curve = functools.lru_cache(maxsize=64)(self._curve)
 
     def _direction(self, n: int) -> np.ndarray:
-        """sign of d loss / d x for image n, (C, H, W) of -1, 0, +1 (autograd)."""
+        """sign of d loss / d x for image n, (C, H, W) of -1, 0, +1: the step of the course's FGSM
+        (``course_utils.torch_track.adversarial.fgsm``), taken where no clipping can hide it. The image is
+        squeezed into [1/4, 3/4] and the model given it stretched back (the gradient's sign is unchanged), so
+        a step of 1/8 is never clipped: fgsm's output minus its input is 1/8 times the sign."""
         import torch
 
-        x = self.x[n:n + 1].clone().requires_grad_(True)
-        with torch.enable_grad(), torch_single_thread():
-            loss = torch.nn.functional.cross_entropy(student_call("model", self.model, x), self.y[n:n + 1])
-            loss.backward()
-        return x.grad[0].sign().numpy()
+        from course_utils.torch_track.adversarial import fgsm
+
+        model = self.model
+
+        class Stretched(torch.nn.Module):
+            def forward(self, z):
+                return student_call("model", model, (z - 0.25) * 2.0)
+
+        squeezed = 0.25 + 0.5 * self.x[n:n + 1]
+        with torch_single_thread():
+            stepped = fgsm(Stretched(), squeezed, self.y[n:n + 1], 0.125)
+        return torch.sign(stepped - squeezed)[0].numpy()
 
     def adversarial(self, n: int, eps: float) -> np.ndarray:
         return np.clip(self.x[n].numpy() + eps * self.direction(n), 0.0, 1.0)
@@ -121,27 +131,39 @@ def _build(fig: Figure) -> dict:
     (pred_line,) = ax.plot([], [], color="#d62728", label="strongest other class", linestyle="--")
     marker = ax.axvline(0, color="k", linewidth=1)
     ax.legend(fontsize=7, loc="center right")
-    animate(fig, true_line, pred_line, marker)
     return {"x": im_x, "p": im_p, "a": im_a, "ax": ax, "true": true_line, "pred": pred_line, "marker": marker}
 
 
-def draw(state: State, attack: Attack, fig: Figure | None = None) -> Figure:
-    """Image, perturbation, adversarial image, and the probabilities along eps. Returns the Figure."""
-    fig, art = prepare(fig, (11.0, 2.8), _build)
+def compute(state: State, attack: Attack) -> dict:
+    """What is shown: the image, the perturbation eps * sign(gradient), the adversarial image, the
+    probabilities of the true class and of the strongest other one along eps, and the prediction at eps and
+    on the clean image (the model's calls: a batch per image along eps, cached; two per redraw)."""
     n, eps = state.image, state.eps
     gray = attack.x.shape[1] == 1
-    set_image(art["x"], _show(attack.x[n].numpy()), *((0.0, 1.0) if gray else ()))
-    set_image(art["p"], _show(eps * attack.direction(n))[..., 0] if not gray else eps * attack.direction(n)[0],
-              -attack.eps_max, attack.eps_max)
-    set_image(art["a"], _show(attack.adversarial(n, eps)), *((0.0, 1.0) if gray else ()))
+    direction = attack.direction(n)
     curve = attack.curve(n)
-    grid = EPS_GRID * attack.eps_max
     y = int(attack.y[n])
     other = int(np.argmax(np.where(np.arange(curve.shape[1]) == y, -1.0, curve[-1])))
-    art["true"].set_data(grid, curve[:, y])
-    art["pred"].set_data(grid, curve[:, other])
+    return {"image": _show(attack.x[n].numpy()),
+            "perturbation": _show(eps * direction)[..., 0] if not gray else eps * direction[0],
+            "adversarial": _show(attack.adversarial(n, eps)), "gray": gray, "eps_max": attack.eps_max,
+            "grid": EPS_GRID * attack.eps_max, "true_curve": curve[:, y], "other_curve": curve[:, other],
+            "probs": attack.probs(n, eps), "clean": attack.probs(n, 0.0), "label": y, "checks": []}
+
+
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
+    """Image, perturbation, adversarial image, and the probabilities along eps (``data``: what
+    :func:`compute` gave for ``state``). Returns the Figure."""
+    fig, art = prepare(fig, (11.0, 2.8), _build)
+    d, eps = data, state.eps
+    limits = (0.0, 1.0) if d["gray"] else ()
+    set_image(art["x"], d["image"], *limits)
+    set_image(art["p"], d["perturbation"], -d["eps_max"], d["eps_max"])
+    set_image(art["a"], d["adversarial"], *limits)
+    art["true"].set_data(d["grid"], d["true_curve"])
+    art["pred"].set_data(d["grid"], d["other_curve"])
     art["marker"].set_xdata([eps, eps])
-    art["ax"].set_xlim(0, attack.eps_max)
+    art["ax"].set_xlim(0, d["eps_max"])
     return fig
 
 
@@ -151,6 +173,9 @@ class AdversarialExplorer(Explorer):
     model: a torch ``nn.Module`` (inputs (N, C, H, W) in [0, 1] -> scores (N, K)); images (N, C, H, W);
     labels (N,) or None (attack the clean prediction); class_names: K names or None.
     """
+
+    draw = staticmethod(draw)
+    blit = Blit(animated=lambda art: [art[k] for k in ("x", "p", "a", "true", "pred", "marker")])
 
     def __init__(self, model, images, labels=None, class_names=None, eps_max: float = 0.3, eps: float = 0.0,
                  image: int = 0):
@@ -169,13 +194,11 @@ class AdversarialExplorer(Explorer):
     def read_state(self) -> State:
         return make_state(self.attack, **{name: control.value for name, control in self.controls.items()})
 
-    def render(self, state: State) -> Figure:
-        self._probs = self.attack.probs(state.image, state.eps)
-        self._clean = self.attack.probs(state.image, 0.0)
-        return draw(state, self.attack, self.fig)
+    def compute(self, state: State) -> dict:
+        return compute(state, self.attack)
 
-    def describe_html(self, state: State) -> str:
-        p, p0 = self._probs, self._clean
+    def describe_html(self, state: State, data: dict) -> str:
+        p, p0 = data["probs"], data["clean"]
         k, k0, y = int(p.argmax()), int(p0.argmax()), int(self.attack.y[state.image])
         name = self.class_names
         flipped = " &mdash; <b style='color:#b00020'>the prediction flipped</b>" if k != k0 else ""
@@ -183,6 +206,6 @@ class AdversarialExplorer(Explorer):
                 f"eps = {state.eps:.3f} (each pixel moves by at most {state.eps:.3f}): predicted "
                 f"<b>{name[k]}</b> ({100 * p[k]:.1f}%), true class {100 * p[y]:.1f}%{flipped}")
 
-    def describe(self, state: State) -> str:
-        p = self._probs
+    def describe(self, state: State, data: dict) -> str:
+        p = data["probs"]
         return f"image={state.image} eps={state.eps:.3f} pred={int(p.argmax())} conf={p.max():.3f}"

@@ -20,10 +20,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from course_utils import reference
+from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import (
     Explorer,
     OneArray,
-    animate,
     checked_call,
     clamp_int,
     image_axes,
@@ -89,27 +90,18 @@ def make_state(**values) -> State:
     return State(name, kernel, clamp_int(v["row"], 0, SIZE - kh), clamp_int(v["col"], 0, SIZE - kw))
 
 
-@functools.lru_cache(maxsize=8)
-def _response(conv_fn, name: str, kernel):
-    """(response map (H-KH+1, W-KW+1), Check or None): one call of conv_fn per photo and kernel (cached)."""
-    from course_utils import reference
-
-    x = photo(name)[None, None]
-    w = np.array(kernel, dtype=np.float64)[None, None]
-    expect = OneArray((1, 1, SIZE - w.shape[2] + 1, SIZE - w.shape[3] + 1),
-                      f" for x of shape {x.shape} and w of shape {w.shape}")
-    out, check = checked_call("conv_fn", conv_fn, reference.conv2d_forward, x, w, expect=expect,
-                              what="convolution")
-    return out[0, 0], check
-
-
-def compute(state: State, conv_fn=None) -> dict:
-    """Everything shown: image, window pixels, products, dot product, response map (from conv_fn) and the
-    Check of conv_fn against the course reference (none when conv_fn is None: the reference itself)."""
+def compute(state: State, conv_fn=reference.conv2d_forward) -> dict:
+    """Everything shown: image, window pixels, products, dot product, the response map from ``conv_fn`` (one
+    call on the whole photo) and its Check against the course reference (none when it is the reference)."""
     img = photo(state.photo)
     k = np.array(state.kernel)
     patch = img[state.row:state.row + k.shape[0], state.col:state.col + k.shape[1]]
-    response, check = _response(conv_fn, state.photo, state.kernel)
+    x, w = img[None, None], k[None, None]
+    ho, wo = reference.conv_output_size(SIZE, k.shape[0]), reference.conv_output_size(SIZE, k.shape[1])
+    expect = OneArray((1, 1, ho, wo), f" for x of shape {x.shape} and w of shape {w.shape}")
+    out, check = checked_call("conv_fn", conv_fn, reference.conv2d_forward, x, w, expect=expect,
+                              what="convolution")
+    response = out[0, 0]
     return {"image": img, "kernel": k, "products": patch * k, "dot": float(np.sum(patch * k)),
             "response": response, "at_window": float(response[state.row, state.col]),
             "checks": [check] if check else []}
@@ -117,21 +109,19 @@ def compute(state: State, conv_fn=None) -> dict:
 
 def _build(fig: Figure) -> dict:
     ax_img, im_img = image_axes(fig, (0.01, 0.02, 0.32, 0.86), "photo and window")
-    window = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2)
-    animate(fig, ax_img.add_patch(window))
+    window = ax_img.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2))
     _, im_prod = image_axes(fig, (0.37, 0.02, 0.26, 0.86), "pixels x kernel", cmap="coolwarm")
     ax_res, im_res = image_axes(fig, (0.67, 0.02, 0.32, 0.86), "response map", cmap="gray")
-    marker = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2)
-    animate(fig, ax_res.add_patch(marker))
+    marker = ax_res.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff3030", linewidth=2))
     return {"img": im_img, "window": window, "prod": im_prod, "res": im_res, "marker": marker}
 
 
-def draw(state: State, fig: Figure | None = None, conv_fn=None, data: dict | None = None) -> Figure:
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     """Three panels: photo with the window, the products of the window's pixels and the kernel, the
-    response map with the current position marked. ``data``: ``compute(state, conv_fn)`` if already
-    computed. Returns the Figure."""
+    response map with the current position marked. ``data``: what :func:`compute` gave for ``state``.
+    Returns the Figure."""
     fig, art = prepare(fig, (9.0, 3.3), _build)
-    d = data if data is not None else compute(state, conv_fn)
+    d = data
     kh, kw = d["kernel"].shape
     set_image(art["img"], d["image"], 0.0, 1.0)
     art["window"].set_bounds(state.col - 0.5, state.row - 0.5, kw, kh)
@@ -153,10 +143,14 @@ class ConvolutionExplorer(Explorer):
 
     ``conv_fn(x, w)``: x (1, 1, H, W), w (1, 1, KH, KW) -> (1, 1, H-KH+1, W-KW+1); default
     ``course_utils.reference.conv2d_forward``. ``kernel``: a preset name (see ``KERNELS``) or
-    'custom'; ``custom``: the typed kernel, e.g. '1 0 -1; 2 0 -2; 1 0 -1'.
+    'custom'; ``custom``: the typed kernel, e.g. '1 0 -1; 2 0 -2; 1 0 -1'. ``conv_fn`` is called once per
+    redraw, on the whole photo.
     """
 
-    def __init__(self, conv_fn=None, photo: str = "camera", kernel: str = "edge [-1, 1]",
+    draw = staticmethod(draw)
+    blit = Blit(animated=lambda art: [art[k] for k in ("img", "window", "prod", "res", "marker")])
+
+    def __init__(self, conv_fn=reference.conv2d_forward, photo: str = "camera", kernel: str = "edge [-1, 1]",
                  custom: str = "0 1 0; 1 -4 1; 0 1 0", row: int = 20, col: int = 20):
         super().__init__("Convolution: a kernel sliding over a photo")
         self.conv_fn = conv_fn
@@ -181,13 +175,10 @@ class ConvolutionExplorer(Explorer):
         kernel = parse_kernel(c["custom"].value) if c["preset"].value == "custom" else KERNELS[c["preset"].value]
         return make_state(photo=c["photo"].value, kernel=kernel, row=c["row"].value, col=c["col"].value)
 
-    def render(self, state: State) -> Figure:
-        self._data = compute(state, self.conv_fn)
-        self.checks = self._data["checks"]
-        return draw(state, self.fig, data=self._data)
+    def compute(self, state: State) -> dict:
+        return compute(state, self.conv_fn)
 
-    def describe_html(self, state: State) -> str:
-        d = self._data
+    def describe_html(self, state: State, d: dict) -> str:
         kh, kw = d["kernel"].shape
         ho, wo = d["response"].shape
         ok = abs(d["dot"] - d["at_window"]) <= 1e-6 * max(1.0, abs(d["dot"]))
@@ -197,7 +188,7 @@ class ConvolutionExplorer(Explorer):
                 f"<br>Input {SIZE}&times;{SIZE}, kernel {kh}&times;{kw} &rarr; output size "
                 f"<b class='cu-out'>{ho}&times;{wo}</b> = ({SIZE} &minus; {kh} + 1)&times;({SIZE} &minus; {kw} + 1)")
 
-    def describe(self, state: State) -> str:
+    def describe(self, state: State, d: dict) -> str:
         kh, kw = len(state.kernel), len(state.kernel[0])
-        ho, wo = self._data["response"].shape
+        ho, wo = d["response"].shape
         return f"{state.photo} k={kh}x{kw} pos=({state.row},{state.col}) out={ho}x{wo}"

@@ -18,7 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from course_utils.widgets._view import Explorer, animate, keep_on_top, prepare
+from course_utils.widgets._blit import Blit
+from course_utils.widgets._view import Explorer, prepare
 
 KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -68,13 +69,9 @@ def _build(fig: Figure) -> dict:
         (train,) = ax.plot([], [], "o-", color="#1f77b4", label="train", markersize=3)
         (val,) = ax.plot([], [], "s--", color="#d62728", label="validation", markersize=3)
         legend = ax.legend(loc="upper right" if what == "loss" else "lower right", fontsize=8)
-        # the epoch axis (ticks and grid, then the frame over them) is redrawn alone when it doubles; the
-        # legend is drawn once and copied back over the grid (see _view.render_rgb)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, steps=[1, 2, 4, 8, 10]))  # 8, 16, 24, 32
-        animate(fig, ax.xaxis, *ax.spines.values(), rarely=True)
-        keep_on_top(fig, legend)
-        animate(fig, train, val)
         art[what] = (ax, train, val)
+        art[f"{what} legend"] = legend
     return art
 
 
@@ -86,21 +83,29 @@ def _nice_top(value: float) -> float:
     return float(next(m * k for m in (1, 2, 5, 10) if m * k >= value))
 
 
-def draw(state: State, fig: Figure | None = None) -> Figure:
-    """Loss and accuracy against epoch, train (solid) and validation (dashed). Returns the Figure.
-
-    The axes grow in steps (epochs double: 4, 8, 16, ...; loss to the next 1/2/5 x 10^k) so that the
-    ticks are redrawn only when a step is passed (for the epochs, only their ticks: see
-    ``_view.render_rgb``); in between only the curves are redrawn (blitting).
-    """
-    fig, art = prepare(fig, (9.0, 3.0), _build)
+def axis_tops(state: State) -> tuple[int, float]:
+    """(epoch axis end, loss axis end): the axes grow in steps (epochs double: 4, 8, 16, ...; loss to the
+    next 1/2/5 x 10^k), so that their ticks change rarely."""
     ep = np.array(state.epoch)
     losses = np.array(state.train_loss + state.val_loss)
     losses = losses[np.isfinite(losses)]
     x_top = 2 ** int(np.ceil(np.log2(max(ep.max(), 4)))) if len(ep) else 4
     loss_top = _nice_top(float(losses.max()) * 1.05) if len(losses) else 1.0
-    fig._cu_static_key = loss_top  # a loss spike redraws everything (rare: the loss mostly falls)
-    fig._cu_middle_key = x_top  # a doubling epoch axis redraws its ticks only
+    return x_top, loss_top
+
+
+def compute(state: State) -> dict:
+    """What the curves need beyond the state: the axis ends (see :func:`axis_tops`)."""
+    x_top, loss_top = axis_tops(state)
+    return {"x_top": x_top, "loss_top": loss_top, "checks": []}
+
+
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
+    """Loss and accuracy against epoch, train (solid) and validation (dashed); ``data``: what
+    :func:`compute` gave for ``state``. Returns the Figure."""
+    fig, art = prepare(fig, (9.0, 3.0), _build)
+    ep = np.array(state.epoch)
+    x_top, loss_top = data["x_top"], data["loss_top"]
     for what, top in (("loss", loss_top), ("acc", 1.02)):
         ax, train, val = art[what]
         va = np.array(getattr(state, f"val_{what}"))
@@ -111,8 +116,20 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     return fig
 
 
+def _epoch_axes(art: dict) -> list:
+    """The epoch axis (ticks and grid) of both panels, then the frames over them."""
+    return [part for what in ("loss", "acc") for part in (art[what][0].xaxis, *art[what][0].spines.values())]
+
+
 class TrainingDashboard(Explorer):
     """Live curves. ``update(history)`` redraws (usable directly as ``on_epoch_end=dashboard.update``)."""
+
+    draw = staticmethod(draw)
+    # between steps of the axes (see axis_tops) only the curves are redrawn; a doubling epoch axis redraws
+    # its ticks alone (the legends copied back over its grid); a loss spike redraws everything (rare)
+    blit = Blit(animated=lambda art: [art[what][i] for what in ("loss", "acc") for i in (1, 2)],
+                rarely=_epoch_axes, on_top=lambda art: [art["loss legend"], art["acc legend"]],
+                static_key=lambda state, data: data["loss_top"], middle_key=lambda state, data: data["x_top"])
 
     def __init__(self, title: str = "Training: loss and accuracy"):
         super().__init__(title)
@@ -135,10 +152,10 @@ class TrainingDashboard(Explorer):
     def read_state(self) -> State:
         return self._history
 
-    def render(self, state: State) -> Figure:
-        return draw(state, self.fig)
+    def compute(self, state: State) -> dict:
+        return compute(state)
 
-    def describe_html(self, state: State) -> str:
+    def describe_html(self, state: State, data: dict) -> str:
         if not state.epoch:
             return "waiting for the first epoch&hellip;"
         last = [f"epoch {state.epoch[-1]:g}: train loss {state.train_loss[-1]:.4f}, "
@@ -148,5 +165,5 @@ class TrainingDashboard(Explorer):
                         f"validation accuracy <b>{100 * state.val_acc[-1]:.1f}%</b>")
         return "; ".join(last)
 
-    def describe(self, state: State) -> str:
+    def describe(self, state: State, data: dict) -> str:
         return f"epochs={len(state.epoch)}"

@@ -20,7 +20,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.widgets._view import Explorer, animate, clamp_int, image_axes, prepare, set_image, student_call
+from course_utils.reference._validate import pair
+from course_utils.widgets._blit import Blit
+from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,10 @@ class State:
     image: int = 0
 
 
-def _pair(v) -> int:
-    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+def _height(name: str, value, minimum: int) -> int:
+    """The height of a torch layer's int-or-(h, w) attribute (``kernel_size``, ``stride``, ``padding``),
+    checked by the course's validator; receptive fields here assume square windows."""
+    return pair("FilterActivationViewer", name, value, minimum)[0]
 
 
 class ModelProbe:
@@ -76,11 +80,12 @@ class ModelProbe:
         convs, geometry, captured = [], [], {}
         for m in leaves:
             if isinstance(m, nn.Conv2d):
-                geometry.append((_pair(m.kernel_size), _pair(m.stride), _pair(m.padding)))
+                geometry.append((_height("kernel_size", m.kernel_size, 1), _height("stride", m.stride, 1),
+                                 _height("padding", m.padding, 0)))
                 convs.append((m, list(geometry)))
             elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-                k = _pair(m.kernel_size)
-                geometry.append((k, _pair(m.stride or k), _pair(m.padding)))
+                k = _height("kernel_size", m.kernel_size, 1)
+                geometry.append((k, _height("stride", m.stride or k, 1), _height("padding", m.padding, 0)))
         hooks = [m.register_forward_hook(lambda mod, inp, out: captured.__setitem__(id(mod), out)) for m, _ in convs]
         try:
             param = next(model.parameters(), None)
@@ -163,28 +168,37 @@ def top_patches(probe: ModelProbe, layer: int, channel: int, k: int = 9):
 
 def _build(fig: Figure) -> dict:
     ax_f, im_f = image_axes(fig, (0.005, 0.03, 0.3, 0.82), "filters (chosen one in red)")
-    box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=2)
-    animate(fig, ax_f.add_patch(box))
+    box = ax_f.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=2))
     _, im_x = image_axes(fig, (0.33, 0.03, 0.2, 0.82), "image")
     _, im_a = image_axes(fig, (0.56, 0.03, 0.2, 0.82), "feature map", cmap="viridis")
     _, im_t = image_axes(fig, (0.79, 0.03, 0.2, 0.82), "top-9 patches (all images)")
     return {"filters": im_f, "box": box, "image": im_x, "act": im_a, "top": im_t}
 
 
-def draw(state: State, probe: ModelProbe, fig: Figure | None = None) -> Figure:
-    """Filters as tiles, the image, the feature map, the top-activating patches. Returns the Figure."""
-    fig, art = prepare(fig, (11.0, 3.0), _build)
+def compute(state: State, probe: ModelProbe) -> dict:
+    """What is shown: the layer's filters as tiles (and where the chosen one is), the image, the chosen
+    channel's feature map on it, the top-activating patches (all from the probe: the model ran once)."""
     w = probe.weights[state.layer]
     cols = int(np.ceil(np.sqrt(w.shape[0])))
     tiles, _ = mosaic([_to_display(f) for f in w], cols)
-    set_image(art["filters"], tiles)
     r, c = divmod(state.channel, cols)
     kh, kw = w.shape[2:]
-    art["box"].set_bounds(c * (kw + 1), r * (kh + 1), kw + 1, kh + 1)
-    set_image(art["image"], _to_display(probe.images[state.image]))
-    set_image(art["act"], probe.outputs[state.layer][state.image, state.channel])
     patches = top_patches(probe, state.layer, state.channel)
-    set_image(art["top"], mosaic([_to_display(p) for _, _, p in patches], 3)[0])
+    return {"tiles": tiles, "box": (c * (kw + 1), r * (kh + 1), kw + 1, kh + 1), "weights": w,
+            "image": _to_display(probe.images[state.image]),
+            "act": probe.outputs[state.layer][state.image, state.channel],
+            "top": mosaic([_to_display(p) for _, _, p in patches], 3)[0], "checks": []}
+
+
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
+    """Filters as tiles, the image, the feature map, the top-activating patches (``data``: what
+    :func:`compute` gave for ``state``). Returns the Figure."""
+    fig, art = prepare(fig, (11.0, 3.0), _build)
+    set_image(art["filters"], data["tiles"])
+    art["box"].set_bounds(*data["box"])
+    set_image(art["image"], data["image"])
+    set_image(art["act"], data["act"])
+    set_image(art["top"], data["top"])
     return fig
 
 
@@ -193,6 +207,9 @@ class FilterActivationViewer(Explorer):
 
     ``images``: (N, C, H, W) array or tensor (keep N small, e.g. 64: all are run through the model once).
     """
+
+    draw = staticmethod(draw)
+    blit = Blit(animated=lambda art: [art[k] for k in ("filters", "box", "image", "act", "top")])
 
     def __init__(self, model, images, layer: int = 0, channel: int = 0, image: int = 0):
         super().__init__("Filters and activations of a trained network")
@@ -234,16 +251,15 @@ class FilterActivationViewer(Explorer):
         self._set_channel_max(self.controls["layer"].value)
         return make_state(self.probe, **{name: control.value for name, control in self.controls.items()})
 
-    def render(self, state: State) -> Figure:
-        return draw(state, self.probe, self.fig)
+    def compute(self, state: State) -> dict:
+        return compute(state, self.probe)
 
-    def describe_html(self, state: State) -> str:
-        w = self.probe.weights[state.layer]
-        act = self.probe.outputs[state.layer][state.image, state.channel]
+    def describe_html(self, state: State, data: dict) -> str:
+        w, act = data["weights"], data["act"]
         F, C, KH, KW = w.shape
         return (f"layer {self.probe.names[state.layer]}: {F} filters of {C}&times;{KH}&times;{KW}; channel "
                 f"{state.channel} on image {state.image}: feature map {act.shape[0]}&times;{act.shape[1]}, "
                 f"max activation {act.max():.3f}")
 
-    def describe(self, state: State) -> str:
+    def describe(self, state: State, data: dict) -> str:
         return f"layer={state.layer} channel={state.channel} image={state.image}"

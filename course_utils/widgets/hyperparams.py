@@ -20,7 +20,10 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets._view import Explorer, OneInt, animate, checked_call, clamp_int, prepare
+from course_utils import reference
+from course_utils.reference import conv_output_size
+from course_utils.widgets._blit import Blit
+from course_utils.widgets._view import Explorer, OneInt, checked_call, clamp_int, prepare
 
 BOUNDS = {"input_size": (1, 32), "kernel_size": (1, 11), "stride": (1, 8), "padding": (0, 8), "dilation": (1, 4)}
 
@@ -35,11 +38,6 @@ class State:
     window: int = 0  # which window position is highlighted (row-major index)
 
 
-def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """The widget's own (independent) rule: floor((size + 2p - d(k-1) - 1) / s) + 1."""
-    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-
-
 def make_state(**values) -> State:
     """Clamp values into their bounds: the (dilated) kernel must fit in the padded input; the window index
     within the output grid."""
@@ -50,7 +48,7 @@ def make_state(**values) -> State:
     padding = clamp_int(v["padding"], *BOUNDS["padding"])
     kmax = max(1, min(BOUNDS["kernel_size"][1], (size + 2 * padding - 1) // dilation + 1))
     kernel = clamp_int(v["kernel_size"], 1, kmax)
-    out = output_size(size, kernel, stride, padding, dilation)
+    out = conv_output_size(size, kernel, stride, padding, dilation)
     window = clamp_int(v["window"], 0, out * out - 1)
     return State(size, kernel, stride, padding, dilation, window)
 
@@ -58,11 +56,10 @@ def make_state(**values) -> State:
 MAX_SHOWN = 64  # at most this many output cells per side are drawn (a wrong size_fn may give any number)
 
 
-def compute(state: State, size_fn=None) -> dict:
+def compute(state: State, size_fn=conv_output_size) -> dict:
     """The output size from ``size_fn`` (default course_utils.reference.conv_output_size; one call), its
-    Check against the reference, and the picture's grids drawn from it (see :func:`grids`)."""
-    from course_utils import reference
-
+    Check against the reference (none when it is the reference), the true output size (the reference's) and
+    the picture's grids drawn from ``size_fn``'s answer (see :func:`grids`)."""
     s = state
     # dilation is passed only when it is used, so a student's size_fn(size, kernel, stride, padding) works too
     extra = {"dilation": s.dilation} if s.dilation != 1 else {}
@@ -70,19 +67,21 @@ def compute(state: State, size_fn=None) -> dict:
                               stride=s.stride, padding=s.padding, **extra,
                               expect=OneInt(float_hint="use // to divide and round down"), what="output size")
     padded, outgrid, _ = grids(state, out)
-    return {"padded": padded, "outgrid": outgrid, "out": out, "checks": [check] if check else []}
+    true_out = conv_output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
+    return {"padded": padded, "outgrid": outgrid, "out": out, "true_out": true_out,
+            "checks": [check] if check else []}
 
 
 def grids(state: State, out: int | None = None):
     """The picture's data: (padded input codes (Hp, Hp), output codes (n, n), output size).
 
-    ``out``: the output size to draw (e.g. a student's size_fn's answer); default: the widget's own rule.
+    ``out``: the output size to draw (e.g. a student's size_fn's answer); default: the reference's.
     Codes: 0 padding, 1 input, 2 dropped (no window reaches it), 3 in the highlighted window; output: 1,
     2 where no window fits (``out`` too large), 3 the highlighted unit. The highlighted window is
     ``state.window`` (row-major) among the windows that really fit.
     """
     s = state
-    true_out = output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
+    true_out = conv_output_size(s.input_size, s.kernel_size, s.stride, s.padding, s.dilation)
     out = true_out if out is None else out
     hp = s.input_size + 2 * s.padding
     padded = np.zeros((hp, hp), dtype=int)
@@ -148,7 +147,7 @@ def _build(fig: Figure) -> dict:
     titles = {"in": "padded input (grey: padding, red: dropped)", "out": "output (red: no window fits)"}
     for name, (x, y, w, h) in PANELS.items():
         fig.text(x + w / 2, min(y + h + 0.02, 0.98), titles[name], ha="center", va="bottom", fontsize=9)
-        art[name] = animate(fig, fig.figimage(np.ones((2, 2, 3)), origin="upper"))
+        art[name] = fig.figimage(np.ones((2, 2, 3)), origin="upper")
         art[name].box = boxes[name]
     art["boxes"] = boxes
     return art
@@ -161,12 +160,12 @@ def _place(im, rgb: np.ndarray) -> None:
     im.ox, im.oy = x0 + (w - rgb.shape[1]) // 2, y0 + h - rgb.shape[0]
 
 
-def draw(state: State, fig: Figure | None = None, size_fn=None, data: dict | None = None) -> Figure:
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     """Padded input with the highlighted window, and the output grid, at the same whole number of pixels per
-    cell (every grid line drawn, none lost to resampling). ``data``: ``compute(state, size_fn)`` if already
-    computed. Returns the Figure."""
+    cell (every grid line drawn, none lost to resampling). ``data``: what :func:`compute` gave for
+    ``state``. Returns the Figure."""
     fig, art = prepare(fig, FIGSIZE, _build)
-    d = data if data is not None else compute(state, size_fn)
+    d = data
     padded, outgrid = d["padded"], d["outgrid"]
     cell, line = cell_size(padded.shape[0], outgrid.shape[0], art["boxes"])
     _place(art["in"], cells_to_rgb(padded, cell, line))
@@ -196,10 +195,13 @@ class HyperparameterExplorer(Explorer):
 
     ``size_fn(size, kernel_size, stride=, padding=, dilation=)``: the output-size function to show
     (default ``course_utils.reference.conv_output_size``); ``dilation`` is passed only when it is not 1. Its
-    answer is drawn and compared with the reference's.
+    answer is drawn and compared with the reference's; called once per redraw.
     """
 
-    def __init__(self, size_fn=None, **start):
+    draw = staticmethod(draw)
+    blit = Blit(animated=lambda art: [art["in"], art["out"]])
+
+    def __init__(self, size_fn=conv_output_size, **start):
         super().__init__("Convolution hyperparameters: where the windows go, and the output size")
         self.size_fn = size_fn
         s = make_state(**start)
@@ -221,18 +223,14 @@ class HyperparameterExplorer(Explorer):
     def read_state(self) -> State:
         return make_state(**{name: control.value for name, control in self.controls.items()})
 
-    def render(self, state: State) -> Figure:
-        self._data = compute(state, self.size_fn)
-        self.checks = self._data["checks"]
-        fig = draw(state, self.fig, data=self._data)
-        out = output_size(state.input_size, state.kernel_size, state.stride, state.padding, state.dilation)
-        self._out = out
-        self.controls["window"].max = out * out - 1
-        return fig
+    def compute(self, state: State) -> dict:
+        data = compute(state, self.size_fn)
+        self.controls["window"].max = data["true_out"] ** 2 - 1  # the windows that fit (no redraw)
+        return data
 
-    def describe_html(self, state: State) -> str:
-        return caption(state, self._out)
+    def describe_html(self, state: State, data: dict) -> str:
+        return caption(state, data["true_out"])
 
-    def describe(self, state: State) -> str:
+    def describe(self, state: State, data: dict) -> str:
         return (f"in={state.input_size} k={state.kernel_size} s={state.stride} p={state.padding} "
-                f"d={state.dilation} out={self._out}")
+                f"d={state.dilation} out={data['true_out']}")

@@ -7,7 +7,7 @@ filters -> 10,000 (conv). The chart is on a log scale: each grid line is 10 time
 
     from course_utils.widgets import ParamCountExplorer
     ParamCountExplorer()                       # uses course_utils.counting
-    ParamCountExplorer(fc_fn=my_fc_count)      # or your own counting functions
+    ParamCountExplorer(fc_count_fn=my_fc_count)      # or your own counting functions
 
 The bars and numbers show what the counting functions give (yours, where given); a line per function given
 says whether it agrees with ``course_utils.counting`` at the current setting.
@@ -22,7 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils import counting
-from course_utils.widgets._view import Check, Explorer, OneInt, animate, checked_call, clamp_int, prepare
+from course_utils.widgets._blit import Blit
+from course_utils.widgets._view import Explorer, OneInt, checked_call, clamp_int, prepare
 
 BOUNDS = {
     "image_size": (4, 2000),
@@ -35,7 +36,7 @@ BOUNDS = {
 
 @dataclass(frozen=True)
 class State:
-    """Everything the picture depends on. Counts are filled in by :func:`make_state`."""
+    """Everything the picture depends on (the counts come from :func:`compute`)."""
 
     image_size: int = 200
     channels: int = 1
@@ -43,40 +44,45 @@ class State:
     filter_size: int = 10
     num_filters: int = 100
     bias: bool = False
-    counts: tuple[tuple[str, int], ...] = ()
-    checks: tuple[Check, ...] = ()  # one per counting function given, against course_utils.counting
 
 
-def make_state(fc_fn=None, lc_fn=None, conv_fn=None, **values) -> State:
-    """Clamp every value to its bounds (filter_size <= image_size) and compute the three counts.
-
-    The counting functions default to ``course_utils.counting``; pass your own to see them at work (each is
-    called once and compared with ``course_utils.counting``).
-    """
+def make_state(**values) -> State:
+    """Clamp every value to its bounds (filter_size <= image_size)."""
     v = {**State().__dict__, **values}
     size = clamp_int(v["image_size"], *BOUNDS["image_size"])
-    s = {
-        "image_size": size,
-        "channels": clamp_int(v["channels"], *BOUNDS["channels"]),
-        "hidden_units": clamp_int(v["hidden_units"], *BOUNDS["hidden_units"]),
-        "filter_size": clamp_int(v["filter_size"], BOUNDS["filter_size"][0], size),
-        "num_filters": clamp_int(v["num_filters"], *BOUNDS["num_filters"]),
-        "bias": bool(v["bias"]),
-    }
+    return State(image_size=size,
+                 channels=clamp_int(v["channels"], *BOUNDS["channels"]),
+                 hidden_units=clamp_int(v["hidden_units"], *BOUNDS["hidden_units"]),
+                 filter_size=clamp_int(v["filter_size"], BOUNDS["filter_size"][0], size),
+                 num_filters=clamp_int(v["num_filters"], *BOUNDS["num_filters"]),
+                 bias=bool(v["bias"]))
+
+
+#: the keyword each counting function is given by (the earlier names fc_fn, lc_fn, conv_fn still work)
+KEYWORDS = {"fc_count_fn": "fc_fn", "lc_count_fn": "lc_fn", "conv_count_fn": "conv_fn"}
+
+
+def compute(state: State, fc_count_fn=counting.fully_connected_params, lc_count_fn=counting.locally_connected_params,
+            conv_count_fn=counting.conv_params, names: dict | None = None) -> dict:
+    """The three counts, each from one call of its counting function (default: ``course_utils.counting``),
+    and a Check per function that is not the reference. ``names``: keyword -> the name the checks and errors
+    use (default the keyword itself). Returns ``{"counts": ((bar, count), ...), "checks": [...]}``."""
+    s, names = state, names or {}
     calls = (  # (bar, keyword, function given, reference, arguments)
-        ("fully connected", "fc_fn", fc_fn, counting.fully_connected_params,
-         (s["image_size"], s["hidden_units"], s["channels"], s["bias"])),
-        ("locally connected", "lc_fn", lc_fn, counting.locally_connected_params,
-         (s["hidden_units"], s["filter_size"], s["channels"], s["bias"])),
-        ("convolutional", "conv_fn", conv_fn, counting.conv_params,
-         (s["num_filters"], s["filter_size"], s["channels"], s["bias"])),
+        ("fully connected", "fc_count_fn", fc_count_fn, counting.fully_connected_params,
+         (s.image_size, s.hidden_units, s.channels, s.bias)),
+        ("locally connected", "lc_count_fn", lc_count_fn, counting.locally_connected_params,
+         (s.hidden_units, s.filter_size, s.channels, s.bias)),
+        ("convolutional", "conv_count_fn", conv_count_fn, counting.conv_params,
+         (s.num_filters, s.filter_size, s.channels, s.bias)),
     )
     counts, checks = [], []
-    for bar, name, fn, reference, args in calls:
-        count, check = checked_call(name, fn, reference, *args, expect=OneInt(), what=f"{bar} count")
+    for bar, keyword, fn, reference, args in calls:
+        count, check = checked_call(names.get(keyword, keyword), fn, reference, *args, expect=OneInt(),
+                                    what=f"{bar} count")
         counts.append((bar, count))
         checks += [check] if check else []
-    return State(**s, counts=tuple(counts), checks=tuple(checks))
+    return {"counts": tuple(counts), "checks": checks}
 
 
 COLORS = ("#d62728", "#ff7f0e", "#2ca02c")
@@ -91,7 +97,6 @@ def _build(fig: Figure) -> dict:
     ax.grid(axis="x", which="both", alpha=0.3)
     ax.set_xlabel("parameters (log scale)")
     labels = [ax.text(0, yi, "", va="center", fontsize=10) for yi in y]
-    animate(fig, *bars, *labels)
     return {"ax": ax, "bars": bars, "labels": labels, "top": None}
 
 
@@ -111,14 +116,19 @@ def decade_ticks(top: int) -> tuple[int, int]:
     return -(-top // step) * step, step
 
 
-def draw(state: State, fig: Figure | None = None) -> Figure:
-    """Horizontal bars of log10(count), annotated with the exact counts. Returns the Figure."""
+def axis_end(counts) -> tuple[int, int]:
+    """(axis end, label step) of the log axis showing ``counts`` ((bar, count) pairs): see :func:`decade_ticks`."""
+    logs = np.log10(np.maximum(np.array([c for _, c in counts], dtype=float), 1.0))
+    return decade_ticks(max(2, int(np.ceil(logs.max())) + 1))
+
+
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
+    """Horizontal bars of log10(count), annotated with the exact counts (``data``: what :func:`compute`
+    gave for ``state``). Returns the Figure."""
     fig, art = prepare(fig, (8.0, 2.8), _build)
-    counts = np.array([c for _, c in state.counts], dtype=float)
+    counts = np.array([c for _, c in data["counts"]], dtype=float)
     logs = np.log10(np.maximum(counts, 1.0))
-    top = max(2, int(np.ceil(logs.max())) + 1)
-    top, step = decade_ticks(top)
-    fig._cu_static_key = top  # the ticks are drawn once per range (see _view.render_rgb)
+    top, step = axis_end(data["counts"])
     if art["top"] != top:
         art["top"] = top
         art["ax"].set_xlim(0, top)
@@ -131,9 +141,9 @@ def draw(state: State, fig: Figure | None = None) -> Figure:
     return fig
 
 
-def caption(state: State) -> str:
+def caption(state: State, data: dict) -> str:
     """The counts in words (HTML), shown above the chart."""
-    fc, lc, conv = (c for _, c in state.counts)
+    fc, lc, conv = (c for _, c in data["counts"])
     bias = " (biases counted)" if state.bias else ""
     return (
         f"{state.image_size}&times;{state.image_size}&times;{state.channels} image, "
@@ -147,13 +157,24 @@ def caption(state: State) -> str:
 class ParamCountExplorer(Explorer):
     """Sliders for image size, hidden units, filter size, number of filters -> the three counts, log scale.
 
-    ``fc_fn``, ``lc_fn``, ``conv_fn``: counting functions with the signatures of ``course_utils.counting``
-    (defaults). Other keyword arguments set the starting values (e.g. ``image_size=32``).
+    ``fc_count_fn``, ``lc_count_fn``, ``conv_count_fn``: counting functions with the signatures of
+    ``course_utils.counting`` (defaults), each called once per redraw (``fc_fn``, ``lc_fn``, ``conv_fn``: their
+    earlier names, still accepted). Other keyword arguments set the starting values (e.g. ``image_size=32``).
     """
 
-    def __init__(self, fc_fn=None, lc_fn=None, conv_fn=None, **start):
+    draw = staticmethod(draw)
+    # the ticks are drawn once per axis range; the bars and their labels on every redraw
+    blit = Blit(animated=lambda art: [*art["bars"], *art["labels"]],
+                static_key=lambda state, data: axis_end(data["counts"]))
+
+    def __init__(self, fc_count_fn=counting.fully_connected_params, lc_count_fn=counting.locally_connected_params,
+                 conv_count_fn=counting.conv_params, **start):
         super().__init__("Parameter counts: fully connected vs locally connected vs convolutional")
-        self._fns = {"fc_fn": fc_fn, "lc_fn": lc_fn, "conv_fn": conv_fn}
+        self._fns = {"fc_count_fn": fc_count_fn, "lc_count_fn": lc_count_fn, "conv_count_fn": conv_count_fn}
+        self._names = {}
+        for keyword, old in KEYWORDS.items():
+            if old in start:  # the earlier name: its messages keep the name the function was given by
+                self._fns[keyword], self._names[keyword] = start.pop(old), old
         s = make_state(**start)  # the defaults are the lecture's numbers
         style = {"description_width": "110px"}
         lay = widgets.Layout(width="420px")
@@ -176,17 +197,15 @@ class ParamCountExplorer(Explorer):
         self._build(box)
 
     def read_state(self) -> State:
-        values = {name: control.value for name, control in self.controls.items()}
-        return make_state(**self._fns, **values)
+        return make_state(**{name: control.value for name, control in self.controls.items()})
 
-    def render(self, state: State) -> Figure:
-        self.checks = list(state.checks)
-        return draw(state, self.fig)
+    def compute(self, state: State) -> dict:
+        return compute(state, **self._fns, names=self._names)
 
-    def describe_html(self, state: State) -> str:
-        return caption(state)
+    def describe_html(self, state: State, data: dict) -> str:
+        return caption(state, data)
 
-    def describe(self, state: State) -> str:
-        counts = " ".join(f"{name.split()[0]}={c}" for name, c in state.counts)
+    def describe(self, state: State, data: dict) -> str:
+        counts = " ".join(f"{name.split()[0]}={c}" for name, c in data["counts"])
         return f"image={state.image_size} hidden={state.hidden_units} k={state.filter_size} " \
                f"filters={state.num_filters} {counts}"

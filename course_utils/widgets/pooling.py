@@ -21,6 +21,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from course_utils import reference
+from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import (
     Explorer,
     OneArray,
@@ -80,7 +82,7 @@ def winners(x: np.ndarray, extent: int, stride: int, pooled: np.ndarray | None =
     A flat window (all values equal) has no winner, nor has a window whose output equals none of its pixels
     (e.g. an average given as a max). Equal: within the precision of ``pooled`` (float32 is rounded)."""
     H, W = x.shape
-    Ho, Wo = (H - extent) // stride + 1, (W - extent) // stride + 1
+    Ho, Wo = reference.conv_output_size(H, extent, stride), reference.conv_output_size(W, extent, stride)
     tol = 0.0 if pooled is None else tolerance(pooled.dtype)  # a float32 output is rounded
     mask = np.zeros_like(x, dtype=bool)
     for i in range(Ho):
@@ -95,11 +97,10 @@ def winners(x: np.ndarray, extent: int, stride: int, pooled: np.ndarray | None =
     return mask
 
 
-def compute(state: State, pool_fn=None, avg_pool_fn=None) -> dict:
-    """Pooled original and shifted images, winners and what changed, all from the pooling function (one call:
-    the two images as a batch of 2), and its Check against the course reference (None: the reference)."""
-    from course_utils import reference
-
+def compute(state: State, pool_fn=reference.maxpool2d_forward, avg_pool_fn=reference.avgpool2d_forward) -> dict:
+    """Pooled original and shifted images, winners and what changed, all from the pooling function of
+    ``state.mode`` (one call: the two images as a batch of 2), and its Check against the course reference
+    (none when it is the reference)."""
     if state.mode == "max":
         name, fn, ref, what = "pool_fn", pool_fn, reference.maxpool2d_forward, "max pooling"
     else:
@@ -107,7 +108,7 @@ def compute(state: State, pool_fn=None, avg_pool_fn=None) -> dict:
     x = image(state.image)
     shifted = np.zeros_like(x)
     shifted[:, state.shift:] = x[:, : SIZE - state.shift]
-    ho = (SIZE - state.extent) // state.stride + 1
+    ho = reference.conv_output_size(SIZE, state.extent, state.stride)
     batch = np.stack([x, shifted])[:, None]  # (2, 1, SIZE, SIZE): the image and the shifted image
     expect = OneArray((2, 1, ho, ho), f" for x of shape {batch.shape} (the image and the shifted image), "
                                       f"kernel_size={state.extent}, stride={state.stride}")
@@ -139,11 +140,11 @@ def _build(fig: Figure) -> dict:
     return art
 
 
-def draw(state: State, fig: Figure | None = None, pool_fn=None, avg_pool_fn=None, data: dict | None = None) -> Figure:
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     """Five panels: input + winners, pooled, shifted input + winners, pooled shifted, changed outputs.
-    ``data``: ``compute(state, pool_fn, avg_pool_fn)`` if already computed."""
+    ``data``: what :func:`compute` gave for ``state``."""
     fig, art = prepare(fig, (11.0, 2.6), _build)
-    d = data if data is not None else compute(state, pool_fn, avg_pool_fn)
+    d = data
     set_image(art["x"], _with_winners(d["x"], d["winners"]))
     set_image(art["xs"], _with_winners(d["shifted"], d["winners_shifted"]))
     set_image(art["p"], d["pooled"], 0.0, 1.0)
@@ -157,10 +158,13 @@ class PoolingExplorer(Explorer):
 
     ``pool_fn(x, kernel_size, stride=)`` (max; default ``course_utils.reference.maxpool2d_forward``) and
     ``avg_pool_fn`` (default ``course_utils.reference.avgpool2d_forward``): x (N, C, H, W) -> (N, C, Ho, Wo),
-    called once per redraw with N = 2 (the image and the shifted image), C = 1.
+    the one of the current mode called once per redraw with N = 2 (the image and the shifted image), C = 1.
     """
 
-    def __init__(self, pool_fn=None, avg_pool_fn=None, **start):
+    draw = staticmethod(draw)
+    blit = Blit(animated=lambda art: [art[k] for k in ("x", "p", "xs", "ps", "d")])
+
+    def __init__(self, pool_fn=reference.maxpool2d_forward, avg_pool_fn=reference.avgpool2d_forward, **start):
         super().__init__("Pooling: which input wins, and what a small shift changes")
         self.pool_fn, self.avg_pool_fn = pool_fn, avg_pool_fn
         s = make_state(**start)
@@ -179,20 +183,16 @@ class PoolingExplorer(Explorer):
     def read_state(self) -> State:
         return make_state(**{name: control.value for name, control in self.controls.items()})
 
-    def render(self, state: State) -> Figure:
-        self._data = compute(state, self.pool_fn, self.avg_pool_fn)
-        self.checks = self._data["checks"]
-        return draw(state, self.fig, data=self._data)
+    def compute(self, state: State) -> dict:
+        return compute(state, self.pool_fn, self.avg_pool_fn)
 
-    def describe_html(self, state: State) -> str:
-        d = self._data
+    def describe_html(self, state: State, d: dict) -> str:
         ho = d["pooled"].shape[0]
         return (f"{state.mode}-pool {state.extent}&times;{state.extent}, stride {state.stride}: "
                 f"{SIZE}&times;{SIZE} &rarr; <b class='cu-out'>{ho}&times;{ho}</b>. Shifting the input by "
                 f"{state.shift} px changes the input by {100 * d['rel_in']:.0f}% (sum of |differences| / sum of "
                 f"|values|) and the pooled output by <b>{100 * d['rel_out']:.0f}%</b>.")
 
-    def describe(self, state: State) -> str:
-        d = self._data
+    def describe(self, state: State, d: dict) -> str:
         return (f"{state.mode} F={state.extent} S={state.stride} shift={state.shift} out={d['pooled'].shape[0]} "
                 f"change in={100 * d['rel_in']:.0f}% out={100 * d['rel_out']:.0f}%")

@@ -8,8 +8,9 @@ and must agree:
 * analytic (red box): ``rf_fn``, default ``course_utils.reference.receptive_field`` (size, jump, start),
   called once per redraw on the layers up to the chosen one; the boxes on every map come from its records,
   and a line above the picture says whether they agree with the course reference's;
-* empirical (blue tint): torch autograd, the input pixels whose gradient w.r.t. the unit is nonzero,
-  measured through the same stack with max-pools replaced by average pools (see :func:`measuring_net`).
+* empirical (blue tint): torch autograd, the input pixels whose gradient w.r.t. the unit is nonzero
+  (``course_utils.reference.receptive_field.empirical_receptive_field``), measured through the same stack
+  with max-pools replaced by average pools (see :func:`measuring_net`).
 
     from course_utils.widgets import ReceptiveFieldExplorer
     ReceptiveFieldExplorer(rf_fn=my_receptive_field)
@@ -19,18 +20,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from course_utils import reference
+from course_utils.reference.receptive_field import empirical_receptive_field
+from course_utils.widgets._blit import Blit
 from course_utils.widgets._click import ClickMap
 from course_utils.widgets._view import (
     Explorer,
     Records,
-    animate,
     checked_call,
     clamp_int,
     prepare,
@@ -70,7 +72,7 @@ def map_sizes(size: int, layers) -> list[int]:
     """Side of every map: the input, then after each layer (floor rule, as torch)."""
     sizes = [size]
     for _, k, s, p in layers:
-        sizes.append((sizes[-1] + 2 * p - k) // s + 1)
+        sizes.append(reference.conv_output_size(sizes[-1], k, s, p))
     return sizes
 
 
@@ -111,7 +113,6 @@ def field_box(records, m: int, row: int, col: int) -> tuple[int, int, int, int, 
 @functools.lru_cache(maxsize=8)
 def feature_maps(stack: str, K: int, P: int) -> tuple[np.ndarray, ...]:
     """The photo passed through the stack (conv = k x k mean filter, pool = max), for display."""
-    from course_utils import reference
     from course_utils.data.photos import load_photo
 
     size, layers = layers_of(stack, K, P)
@@ -149,27 +150,15 @@ def measuring_net(layers):
     return nn.Sequential(*modules)
 
 
-class Measured(NamedTuple):
-    """The measured field: first/last row and column of the nonzero gradient, and its (H, W) mask."""
-
-    rows: tuple[int, int]
-    cols: tuple[int, int]
-    mask: np.ndarray
-
-
 @functools.lru_cache(maxsize=256)
-def empirical(stack: str, K: int, P: int, layer: int, row: int, col: int) -> Measured:
-    """Autograd: the input pixels whose gradient w.r.t. unit (row, col) of ``layer`` is nonzero."""
-    import torch
-
+def empirical(stack: str, K: int, P: int, layer: int, row: int, col: int):
+    """The input pixels whose gradient w.r.t. unit (row, col) of ``layer`` is nonzero, measured by
+    ``course_utils.reference.receptive_field.empirical_receptive_field`` through :func:`measuring_net` (one
+    trial is exact: see there). Cached per setting; returns its record (``.rows``, ``.cols``, ``.mask``)."""
     size, layers = layers_of(stack, K, P)
     net = _measuring_net_cached(layers[: layer + 1])
     with torch_single_thread():  # every op: a 227 x 227 map is large enough for torch to start its threads
-        x = torch.zeros(1, 1, size, size, requires_grad=True)
-        net(x)[0, 0, row, col].backward()
-        mask = (x.grad[0, 0] != 0).numpy()
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    return Measured((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])), mask)
+        return empirical_receptive_field(net, input_size=size, in_channels=1, unit=(row, col), trials=1)
 
 
 @functools.lru_cache(maxsize=32)
@@ -177,11 +166,10 @@ def _measuring_net_cached(layers):
     return measuring_net(layers)
 
 
-def compute(state: State, rf_fn=None) -> dict:
+def compute(state: State, rf_fn=reference.receptive_field) -> dict:
     """Boxes on every map up to the chosen layer (analytic, from one call of ``rf_fn`` on the layers up to
-    the chosen one), its Check against the course reference, the empirical field and their agreement."""
-    from course_utils import reference
-
+    the chosen one), its Check against the course reference (none when it is the reference), the empirical
+    field and their agreement, and the maps to show."""
     size, layers = layers_of(state.stack, state.K, state.P)
     sides = map_sizes(size, layers)
     chosen = [tuple(layer[1:]) for layer in layers[: state.layer + 1]]
@@ -195,7 +183,8 @@ def compute(state: State, rf_fn=None) -> dict:
     emp = empirical(state.stack, state.K, state.P, state.layer, state.row, state.col)
     agree = clipped == (*emp.rows, *emp.cols)
     return {"layers": layers, "sides": sides, "boxes": boxes, "size": s, "clipped": clipped,
-            "empirical": emp, "agree": agree, "checks": [check] if check else []}
+            "empirical": emp, "agree": agree, "maps": display_maps(state.stack, state.K, state.P),
+            "checks": [check] if check else []}
 
 
 def layer_label(i: int, layer) -> str:
@@ -231,12 +220,10 @@ def _build(fig: Figure) -> dict:
         images.append(ax.imshow(np.zeros((2, 2)), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"))
         titles.append(fig.text(0, 0, "", ha="center", va="bottom", fontsize=8))
         if m == 0:  # the empirical field: a tinted rectangle, or per pixel if it is not one
-            tint = animate(fig, ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=TINT, alpha=0.5,
-                                                       edgecolor="none", antialiased=False)))
-            overlay = animate(fig, ax.imshow(np.zeros((2, 2, 4)), interpolation="nearest"))
-        box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)
-        animate(fig, ax.add_patch(box))
-        boxes.append(box)
+            tint = ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=TINT, alpha=0.5, edgecolor="none",
+                                          antialiased=False))
+            overlay = ax.imshow(np.zeros((2, 2, 4)), interpolation="nearest")
+        boxes.append(ax.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor="#ff2020", linewidth=1.5)))
     return {"images": images, "boxes": boxes, "titles": titles, "tint": tint, "overlay": overlay, "n": None}
 
 
@@ -264,13 +251,6 @@ def _layout(fig: Figure, art: dict, n_maps: int) -> None:
     art["n"] = n_maps
 
 
-def _show(im, arr: np.ndarray) -> None:
-    """Show ``arr`` in ``im`` unless it already shows that very array (the cached maps are reused)."""
-    if getattr(im, "_cu_shown", None) is not arr:
-        set_image(im, arr, 0.0, 1.0)
-        im._cu_shown = arr
-
-
 def _show_empirical(art: dict, mask: np.ndarray) -> None:
     """Tint the measured field on the input: one rectangle when the mask is exactly its bounding box (the
     usual case, cheap to draw), otherwise pixel by pixel."""
@@ -288,21 +268,20 @@ def _show_empirical(art: dict, mask: np.ndarray) -> None:
         set_image(overlay, rgba)
 
 
-def draw(state: State, fig: Figure | None = None, rf_fn=None, data: dict | None = None) -> Figure:
+def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     """One panel per map (input first): the maps, the analytic boxes (red) and on the input the empirical
-    field (blue tint). ``data``: ``compute(state, rf_fn)`` if already computed. Returns the Figure."""
-    d = data if data is not None else compute(state, rf_fn)
-    maps = display_maps(state.stack, state.K, state.P)
+    field (blue tint). ``data``: what :func:`compute` gave for ``state``. Returns the Figure."""
+    d = data
+    maps = d["maps"]
     fig, art = prepare(fig, figsize(MAX_MAPS), _build)
     if art["n"] != len(maps):
         _layout(fig, art, len(maps))
-    fig._cu_static_key = (state.stack, state.K, state.P, state.layer)  # maps (faded or not), titles, size
     for m, (im, box, title) in enumerate(zip(art["images"], art["boxes"], art["titles"])):
-        if m >= len(maps):  # a hidden panel (animated artists are drawn alone: hide the box too)
+        if m >= len(maps):  # a hidden panel (a blitted box is drawn alone: hide the box too)
             box.set_visible(False)
             continue
         shown, faded = maps[m]
-        _show(im, faded if m > state.layer + 1 else shown)
+        set_image(im, faded if m > state.layer + 1 else shown, 0.0, 1.0)
         b = d["boxes"][m]
         box.set_visible(b is not None)
         if b is not None:
@@ -317,10 +296,16 @@ class ReceptiveFieldExplorer(Explorer):
     """Stack, K and P (lecture stack), layer and unit (row, col) -> the unit's receptive field everywhere.
 
     ``rf_fn(layers)``: layers = [(kernel_size, stride, padding), ...] -> one record per layer with
-    ``.size``, ``.jump``, ``.start`` (default ``course_utils.reference.receptive_field``).
+    ``.size``, ``.jump``, ``.start`` (default ``course_utils.reference.receptive_field``); called once per
+    redraw.
     """
 
-    def __init__(self, rf_fn=None, **start):
+    draw = staticmethod(draw)
+    # the maps (faded or not), titles and figure size depend on these alone: drawn once per key
+    blit = Blit(animated=lambda art: [art["tint"], art["overlay"], *art["boxes"]],
+                static_key=lambda state, data: (state.stack, state.K, state.P, state.layer))
+
+    def __init__(self, rf_fn=reference.receptive_field, **start):
         super().__init__("Receptive field: what one unit sees")
         self.rf_fn = rf_fn
         s = make_state(**start)
@@ -370,17 +355,14 @@ class ReceptiveFieldExplorer(Explorer):
         self._set_layer_options(state)
         return state
 
-    def render(self, state: State) -> Figure:
-        self._data = compute(state, self.rf_fn)
-        self.checks = self._data["checks"]
-        return draw(state, self.fig, data=self._data)
+    def compute(self, state: State) -> dict:
+        return compute(state, self.rf_fn)
 
-    def after_redraw(self, state: State) -> None:
+    def after_redraw(self, state: State, data: dict) -> None:
         if self.clickmap is not None:  # its own canvas (ipympl): redrawn after the picture is sent
             self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
 
-    def describe_html(self, state: State) -> str:
-        d = self._data
+    def describe_html(self, state: State, d: dict) -> str:
         size, layers = layers_of(state.stack, state.K, state.P)
         side = d["sides"][state.layer + 1]
         r0, r1, c0, c1 = d["clipped"]
@@ -395,7 +377,6 @@ class ReceptiveFieldExplorer(Explorer):
                 f" &mdash; on the image rows {r0}&ndash;{r1}, cols {c0}&ndash;{c1}; empirical (autograd) "
                 f"rows {emp.rows[0]}&ndash;{emp.rows[1]}, cols {emp.cols[0]}&ndash;{emp.cols[1]} {verdict}")
 
-    def describe(self, state: State) -> str:
-        d = self._data
+    def describe(self, state: State, d: dict) -> str:
         return (f"layer={state.layer + 1} unit=({state.row},{state.col}) field={d['size']}x{d['size']} "
                 f"agree={d['agree']}")

@@ -2,7 +2,7 @@
 
 The harness itself (``LabServer``, ``Notebook``, ``launch_chromium``) lives in course_tools/bench/browser.py,
 shared with the browser benchmark (``python -m course_tools.bench.browser``); this file holds the pytest
-fixtures. Facts it follows are in ../shared/notes/browser-testing.md. With CI=true a missing browser is a
+fixtures; what the harness does and why is in that module's docstring. With CI=true a missing browser is a
 failure, otherwise a skip. Screenshots go to artifacts/e2e/ (git-ignored).
 """
 
