@@ -12,41 +12,34 @@ Beyond the three formulas: :func:`model_summary` (parameters and multiply-adds p
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 from typing import NamedTuple
 
-
-def _positive_int(name: str, value, func: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{func}: {name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{func}: {name} must be >= 1, got {value}")
-    return int(value)
+from course_utils.reference._validate import int_param, one_of
 
 
 def fully_connected_params(image_size: int, hidden_units: int, channels: int = 1, bias: bool = False) -> int:
     """Every hidden unit sees every pixel: (image_size**2 * channels) * hidden_units (+ hidden_units biases)."""
     f = "fully_connected_params"
-    n_in = _positive_int("image_size", image_size, f) ** 2 * _positive_int("channels", channels, f)
-    h = _positive_int("hidden_units", hidden_units, f)
+    n_in = int_param(f, "image_size", image_size, 1) ** 2 * int_param(f, "channels", channels, 1)
+    h = int_param(f, "hidden_units", hidden_units, 1)
     return n_in * h + (h if bias else 0)
 
 
 def locally_connected_params(hidden_units: int, filter_size: int, channels: int = 1, bias: bool = False) -> int:
     """Each hidden unit has its own filter_size x filter_size x channels patch of weights (no sharing)."""
     f = "locally_connected_params"
-    h = _positive_int("hidden_units", hidden_units, f)
-    k = _positive_int("filter_size", filter_size, f)
-    return h * k * k * _positive_int("channels", channels, f) + (h if bias else 0)
+    h = int_param(f, "hidden_units", hidden_units, 1)
+    k = int_param(f, "filter_size", filter_size, 1)
+    return h * k * k * int_param(f, "channels", channels, 1) + (h if bias else 0)
 
 
 def conv_params(num_filters: int, filter_size: int, channels: int = 1, bias: bool = False) -> int:
     """Shared weights: num_filters filters of filter_size x filter_size x channels, whatever the image size."""
     f = "conv_params"
-    n = _positive_int("num_filters", num_filters, f)
-    k = _positive_int("filter_size", filter_size, f)
-    return n * k * k * _positive_int("channels", channels, f) + (n if bias else 0)
+    n = int_param(f, "num_filters", num_filters, 1)
+    k = int_param(f, "filter_size", filter_size, 1)
+    return n * k * k * int_param(f, "channels", channels, 1) + (n if bias else 0)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -92,9 +85,17 @@ class ModelSummary(NamedTuple):
         return "\n".join(lines)
 
 
-def count_params(model) -> int:
-    """Number of parameters of a torch.nn.Module (each shared tensor once)."""
-    return sum(p.numel() for p in model.parameters())
+def count_params(model, trainable_only: bool = False) -> int:
+    """Number of scalar parameters (weights and biases) of a torch.nn.Module, each shared tensor once.
+
+    trainable_only: count only the parameters with ``requires_grad`` (e.g. after freezing a body to fine-tune).
+    The course's one parameter counter (``registration.count_params`` is this function).
+
+    >>> import torch.nn as nn
+    >>> count_params(nn.Conv2d(3, 96, 11))                       # 96 * 3 * 11 * 11 weights + 96 biases
+    34944
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def _mult_adds(module, inp, out) -> int:
@@ -159,6 +160,25 @@ LECTURE_ALEXNET = {
     "fc8": {"params": 4_000_000, "flops": 4_000_000},
 }
 LECTURE_ALEXNET_TOTALS = {"params": 60_000_000, "flops": 832_000_000}
+#: The slide's order: output layer first (fc8 ... conv1).
+LECTURE_ALEXNET_SLIDE_ORDER = tuple(reversed(LECTURE_ALEXNET))
+
+
+def slide_figure(count: int | float) -> str:
+    """A count as the lecture's slides print it: 35_000 -> '35K', 1_300_000 -> '1.3M', 832_000_000 -> '832M'.
+
+    >>> " ".join(slide_figure(LECTURE_ALEXNET[name]["params"]) for name in LECTURE_ALEXNET_SLIDE_ORDER)
+    '4M 16M 37M 442K 1.3M 884K 307K 35K'
+    >>> " ".join(slide_figure(LECTURE_ALEXNET[name]["flops"]) for name in LECTURE_ALEXNET_SLIDE_ORDER)
+    '4M 16M 37M 74M 224M 149M 223M 105M'
+    """
+    if count >= 1e9:
+        return f"{count / 1e9:g}G"
+    if count >= 1e6:
+        return f"{count / 1e6:g}M"
+    if count >= 1e3:
+        return f"{count / 1e3:g}K"
+    return f"{count:g}"
 
 ALEXNET_DIFFERENCES = (
     "Input 227x227, not the paper's 224x224: (224 - 11) / 4 + 1 is not an integer; 227 gives conv1's 55x55.",
@@ -184,8 +204,7 @@ def alexnet(variant: str = "lecture", num_classes: int = 1000):
     """
     import torch.nn as nn
 
-    if variant not in ("lecture", "paper"):
-        raise ValueError(f"alexnet: variant must be 'lecture' or 'paper', got {variant!r}")
+    one_of("alexnet", "variant", variant, ("lecture", "paper"))
     g4 = 2 if variant == "paper" else 1
     return nn.Sequential(
         OrderedDict(

@@ -32,11 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.counting import count_params
 from course_utils.data.shapes import SHAPE_CLASSES, make_shapes
+from course_utils.reference._validate import int_param, one_of, pair
+from course_utils.reference.conv import conv_output_size
 
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
+__all__ = ["CONDITIONS", "MODEL_NAMES", "AccuracyTable", "LocallyConnected2d", "accuracy", "count_params",
+           "evaluate", "make_net", "registration_experiment", "train"]
 
 
 class LocallyConnected2d(nn.Module):
@@ -45,23 +47,26 @@ class LocallyConnected2d(nn.Module):
     in_channels C, out_channels F, input_size (H, W) (needed: the number of filters depends on it),
     kernel_size K, stride, padding as in ``nn.Conv2d``.
     weight: (H_out, W_out, F, C, KH, KW) (the layout of ``course_utils.reference.locally_connected_forward``);
-    bias: (F, H_out, W_out) or None. H_out = (H + 2*padding - KH) // stride + 1 (likewise W_out).
+    bias: (F, H_out, W_out) or None. (H_out, W_out): ``course_utils.reference.conv_output_size`` along each axis.
     forward: x (N, C, H, W) -> (N, F, H_out, W_out),
         out[n, f, i, j] = bias[f, i, j] + sum_{c,p,q} weight[i, j, f, c, p, q] * x_pad[n, c, i*s + p, j*s + q]
     """
 
     def __init__(self, in_channels, out_channels, input_size, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.input_size, self.kernel_size = _pair(input_size), _pair(kernel_size)
-        self.stride, self.padding = _pair(stride), _pair(padding)
-        (H, W), (KH, KW), (sh, sw), (ph, pw) = self.input_size, self.kernel_size, self.stride, self.padding
-        self.output_size = ((H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1)
-        if min(self.output_size) < 1:
+        f = "LocallyConnected2d"
+        self.in_channels = int_param(f, "in_channels", in_channels, 1)
+        self.out_channels = out_channels = int_param(f, "out_channels", out_channels, 1)
+        self.input_size, self.kernel_size = pair(f, "input_size", input_size, 1), pair(f, "kernel_size", kernel_size, 1)
+        self.stride, self.padding = pair(f, "stride", stride, 1), pair(f, "padding", padding, 0)
+        (H, W), (KH, KW), (ph, pw) = self.input_size, self.kernel_size, self.padding
+        if KH > H + 2 * ph or KW > W + 2 * pw:
             raise ValueError(
-                f"LocallyConnected2d: kernel_size {self.kernel_size} does not fit input_size {self.input_size} "
-                f"with padding {self.padding}"
+                f"{f}: kernel_size must fit the padded input (input_size {self.input_size} with padding "
+                f"{self.padding}), got {self.kernel_size}"
             )
+        self.output_size = tuple(conv_output_size(n, k, s, p) for n, k, s, p in
+                                 zip(self.input_size, self.kernel_size, self.stride, self.padding))
         Ho, Wo = self.output_size
         self.weight = nn.Parameter(torch.empty(Ho, Wo, out_channels, in_channels, KH, KW))
         self.bias = nn.Parameter(torch.empty(out_channels, Ho, Wo)) if bias else None
@@ -98,12 +103,10 @@ def make_net(kind: str, size: int = 28, num_classes: int = len(SHAPE_CLASSES), c
     Input (N, 1, size, size) -> logits (N, num_classes). Both kinds have the same connections and the
     same multiply-adds; "local" has a separate set of filters at every position, so many more parameters.
     """
-    if kind not in ("conv", "local"):
-        raise ValueError(f"make_net: kind must be 'conv' or 'local', got {kind!r}")
+    one_of("make_net", "kind", kind, ("conv", "local"))
+    size = int_param("make_net", "size", size, 9)  # the second layer's 3x3 needs a first output of 3x3 or more
     c1, c2 = channels
-    s1 = (size - 5) // 2 + 1  # side of the first layer's output
-    if s1 < 3:
-        raise ValueError(f"make_net: size must be >= 9, got {size}")
+    s1 = conv_output_size(size, 5, stride=2)  # side of the first layer's output
     if kind == "conv":
         first, second = nn.Conv2d(1, c1, 5, stride=2), nn.Conv2d(c1, c2, 3)
     else:
@@ -113,21 +116,15 @@ def make_net(kind: str, size: int = 28, num_classes: int = len(SHAPE_CLASSES), c
     )
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters (weights and biases)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
-    """(mean cross-entropy loss, accuracy) of the model on X (N, 1, H, W) with labels y (N,)."""
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            logits = model(X[i : i + batch_size])
-            loss += F.cross_entropy(logits, y[i : i + batch_size], reduction="sum").item()
-            correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
-    return loss / len(X), correct / len(X)
+    """(mean cross-entropy loss, accuracy) of the model on X (N, 1, H, W) with labels y (N,).
+
+    ``course_utils.torch_track.evaluate`` over the tensors (eval mode, gradients off, on the model's device).
+    """
+    from course_utils.torch_track.data import tensor_loader
+    from course_utils.torch_track.train import evaluate as evaluate_loader
+
+    return evaluate_loader(model, tensor_loader(X, y, batch_size), device=_device_of(model))
 
 
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
@@ -135,35 +132,29 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     return evaluate(model, X, y)[1]
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
 def train(model, X, y, X_val, y_val, epochs=10, batch_size=64, lr=2e-3, seed=0, on_epoch_end=None):
     """Train with Adam and cross-entropy on (X (N, 1, H, W), y (N,)); return the course's history dict.
 
-    history: {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}, one float per epoch;
-    ``on_epoch_end(history)`` is called after every epoch.
+    The course's one training loop, ``course_utils.torch_track.fit``, over the tensors (shuffled batches of
+    ``batch_size``, a new order every epoch from ``seed + epoch``; validation on (X_val, y_val) after every
+    epoch), on the model's device, silently. history: {"epoch", "train_loss", "train_acc", "val_loss",
+    "val_acc"}, one float per epoch (``course_utils.history``); ``on_epoch_end(history)`` is called after every
+    epoch. The model is left in eval mode.
     """
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
-    for epoch in range(1, epochs + 1):
-        model.train()
-        total_loss, correct = 0.0, 0
-        for idx in torch.randperm(len(X), generator=gen).split(batch_size):
-            logits = model(X[idx])
-            loss = F.cross_entropy(logits, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y[idx]).sum())
-        val_loss, val_acc = evaluate(model, X_val, y_val)
-        history["epoch"].append(float(epoch))
-        history["train_loss"].append(total_loss / len(X))
-        history["train_acc"].append(correct / len(X))
-        history["val_loss"].append(val_loss)
-        history["val_acc"].append(val_acc)
-        if on_epoch_end is not None:
-            on_epoch_end(history)
-    return history
+    from course_utils.torch_track.data import tensor_loader
+    from course_utils.torch_track.train import fit
+
+    int_param("train", "epochs", epochs, 1)
+    int_param("train", "batch_size", batch_size, 1)
+    int_param("train", "seed", seed, 0)
+    return fit(model, tensor_loader(X, y, batch_size, shuffle=True), tensor_loader(X_val, y_val, 500),
+               epochs=epochs, lr=lr, device=_device_of(model), seed=seed, on_epoch_end=on_epoch_end,
+               progress=False, verbose=False)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import sys
 
 import torch
 
+from course_utils.counting import count_params
 from course_utils.torch_track import distributed as ddp
 from course_utils.torch_track.data import AUGMENTATIONS, DATASETS, IMAGE_SIZE, make_loaders
 from course_utils.torch_track.device import DEVICE_CHOICES, describe_device, prepare_model, seed_everything
@@ -25,7 +26,6 @@ from course_utils.torch_track.models import (
     MIN_INPUT_SIZE,
     MODELS,
     build_model,
-    count_parameters,
 )
 from course_utils.torch_track.train import evaluate, fit
 
@@ -88,7 +88,7 @@ def main(argv=None) -> float:
         ddp.print0(f"data: {data.source}, {len(data.train.dataset)} train / {len(data.val.dataset)} val / "
                    f"{len(data.test.dataset)} test images of {data.in_channels}x{data.image_size}x{data.image_size}, "
                    f"{data.num_classes} classes")
-        ddp.print0(f"model: {args.model}, {count_parameters(model):,} parameters, init {args.init}")
+        ddp.print0(f"model: {args.model}, {count_params(model):,} parameters, init {args.init}")
         model = prepare_model(model, info.device, compile=args.compile)
         model = ddp.wrap(model, info)
         history = fit(model, data.train, data.val, epochs=args.epochs, lr=args.lr,

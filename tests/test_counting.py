@@ -10,6 +10,7 @@ import torch.nn as nn
 from course_utils.counting import (
     ALEXNET_DIFFERENCES,
     LECTURE_ALEXNET,
+    LECTURE_ALEXNET_SLIDE_ORDER,
     LECTURE_ALEXNET_TOTALS,
     MULT_ADD_CONVENTION,
     alexnet,
@@ -19,6 +20,7 @@ from course_utils.counting import (
     fully_connected_params,
     locally_connected_params,
     model_summary,
+    slide_figure,
 )
 
 
@@ -113,7 +115,35 @@ def test_alexnet_paper_variant_and_explanations():
     assert "conv4" in table and "61,628,776" in table and "832,000,000" in table
     assert all(d in table for d in ALEXNET_DIFFERENCES)
     assert "one multiply-add per weight per output position" in MULT_ADD_CONVENTION
-    with pytest.raises(ValueError, match="variant must be 'lecture' or 'paper'"):
+    with pytest.raises(ValueError, match=r"alexnet: variant must be one of \('lecture', 'paper'\), got 'vgg'"):
         alexnet("vgg")
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         model_summary([nn.ReLU()], (3,))
+
+
+def test_slide_figures_print_the_lecture_table_as_the_slide_does():
+    # typed from slide 36 (output layer first): the one place the notebook's comparison reads from
+    assert LECTURE_ALEXNET_SLIDE_ORDER == ("fc8", "fc7", "fc6", "conv5", "conv4", "conv3", "conv2", "conv1")
+    params = [slide_figure(LECTURE_ALEXNET[n]["params"]) for n in LECTURE_ALEXNET_SLIDE_ORDER]
+    flops = [slide_figure(LECTURE_ALEXNET[n]["flops"]) for n in LECTURE_ALEXNET_SLIDE_ORDER]
+    assert params == "4M 16M 37M 442K 1.3M 884K 307K 35K".split()
+    assert flops == "4M 16M 37M 74M 224M 149M 223M 105M".split()
+    assert slide_figure(LECTURE_ALEXNET_TOTALS["params"]) == "60M"
+    assert slide_figure(LECTURE_ALEXNET_TOTALS["flops"]) == "832M"
+    assert slide_figure(1.2e9) == "1.2G" and slide_figure(999) == "999"
+
+
+def test_count_params_counts_shared_tensors_once_and_can_skip_frozen_ones():
+    shared = nn.Linear(4, 3)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(3, 2))
+    assert count_params(model) == 4 * 3 + 3 + 3 * 2 + 2
+    model[3].weight.requires_grad_(False)
+    assert count_params(model, trainable_only=True) == 4 * 3 + 3 + 2
+    assert count_params(model) == 4 * 3 + 3 + 3 * 2 + 2
+
+
+def test_counting_errors_name_function_argument_and_value():
+    with pytest.raises(ValueError, match=r"^conv_params: filter_size must be >= 1, got 0$"):
+        conv_params(3, 0)
+    with pytest.raises(TypeError, match=r"^fully_connected_params: image_size must be an integer, got float 2.5$"):
+        fully_connected_params(2.5, 3)

@@ -71,3 +71,30 @@ def test_receptive_field_errors():
         receptive_field([(3, 0, 1)])
     with pytest.raises(TypeError, match="layers must be a sequence"):
         receptive_field(3)
+
+
+def test_empirical_field_leaves_the_callers_net_alone():
+    import torch
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 1, 3)).train()
+    before = [p.detach().clone() for p in net.parameters()]
+    field = empirical_receptive_field(net, input_size=(12, 10), trials=2)
+    assert field.size == (5, 5) and field.mask.shape == (12, 10)
+    assert all(p.dtype == torch.float32 and p.grad is None for p in net.parameters())
+    assert net.training
+    for p, q in zip(net.parameters(), before):
+        torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
+
+
+def test_empirical_field_errors_name_argument_expected_and_received():
+    with pytest.raises(ValueError, match=r"^empirical_receptive_field: trials must be >= 1, got 0$"):
+        empirical_receptive_field([(3, 1, 1)], trials=0)
+    with pytest.raises(ValueError, match=r"^empirical_receptive_field: input_size must be an int or a pair \(h, w\), "
+                                         r"got \(8, 8, 8\)$"):
+        empirical_receptive_field([(3, 1, 1)], input_size=(8, 8, 8))
+    with pytest.raises(ValueError, match=r"^empirical_receptive_field: unit must be a \(row, col\) inside the output "
+                                         r"map of shape \(8, 8\), got \(8, 0\)$"):
+        empirical_receptive_field([(3, 1, 1)], input_size=8, unit=(8, 0))
+    with pytest.raises(ValueError, match=r"layers\[0\] kind must be one of \('conv', 'maxpool', 'avgpool'\), "
+                                         r"got 'dense'"):
+        empirical_receptive_field([("dense", 3, 1, 1)])

@@ -12,9 +12,11 @@ from course_utils.reference import locally_connected_backward, locally_connected
 from course_utils.registration import (
     CONDITIONS,
     LocallyConnected2d,
+    accuracy,
     count_params,
     make_net,
     registration_experiment,
+    train,
 )
 
 
@@ -89,12 +91,34 @@ def test_parameter_count_matches_the_counting_module():
 
 def test_bad_inputs_are_named():
     layer = LocallyConnected2d(1, 2, 8, 3)
-    with pytest.raises(ValueError, match=r"x must be \(N, 1, 8, 8\), got \(2, 1, 9, 9\)"):
+    with pytest.raises(ValueError, match=r"^LocallyConnected2d: x must be \(N, 1, 8, 8\), got \(2, 1, 9, 9\)$"):
         layer(torch.zeros(2, 1, 9, 9))
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match=r"^LocallyConnected2d: kernel_size must fit the padded input \(input_size "
+                                         r"\(4, 4\) with padding \(0, 0\)\), got \(5, 5\)$"):
         LocallyConnected2d(1, 2, 4, 5)
-    with pytest.raises(ValueError, match="kind must be"):
+    with pytest.raises(ValueError, match=r"^make_net: kind must be one of \('conv', 'local'\), got 'dense'$"):
         make_net("dense")
+    with pytest.raises(ValueError, match=r"^make_net: size must be >= 9, got 8$"):
+        make_net("conv", size=8)
+    with pytest.raises(ValueError, match=r"^LocallyConnected2d: stride must be >= 1, got 0$"):
+        LocallyConnected2d(1, 2, 8, 3, stride=0)
+    with pytest.raises(ValueError, match=r"^LocallyConnected2d: kernel_size must be an int or a pair \(h, w\), "
+                                         r"got \(3, 3, 3\)$"):
+        LocallyConnected2d(1, 2, 8, (3, 3, 3))
+    with pytest.raises(TypeError, match=r"^LocallyConnected2d: padding must be an integer, got float 1.5$"):
+        LocallyConnected2d(1, 2, 8, 3, padding=1.5)
+    with pytest.raises(ValueError, match=r"^train: epochs must be >= 1, got 0$"):
+        train(make_net("conv", 9), torch.zeros(4, 1, 9, 9), torch.zeros(4, dtype=torch.int64),
+              torch.zeros(4, 1, 9, 9), torch.zeros(4, dtype=torch.int64), epochs=0)
+
+
+def test_pairs_follow_torch():
+    """kernel_size / stride / padding / input_size: an int means (int, int), as in nn.Conv2d."""
+    layer = LocallyConnected2d(1, 2, (8, 6), (3, 2), stride=(2, 1), padding=(1, 0))
+    assert (layer.input_size, layer.kernel_size, layer.stride, layer.padding) == ((8, 6), (3, 2), (2, 1), (1, 0))
+    conv = torch.nn.Conv2d(1, 2, (3, 2), stride=(2, 1), padding=(1, 0))
+    assert layer(torch.zeros(1, 1, 8, 6)).shape == conv(torch.zeros(1, 1, 8, 6)).shape == (1, 2, 4, 5)
+    assert LocallyConnected2d(1, 2, 8, 3).kernel_size == torch.nn.Conv2d(1, 2, 3).kernel_size == (3, 3)
 
 
 def test_the_two_nets_differ_only_in_weight_sharing():
@@ -134,3 +158,47 @@ def test_experiment_is_deterministic():
     b = registration_experiment(n_train=120, n_test=60, size=16, epochs=1, kinds=("conv",), seed=3)
     assert a.accuracy == b.accuracy
     assert a.histories["convolutional"]["translated"] == b.histories["convolutional"]["translated"]
+
+
+def _digits_tensors(seed=0):
+    from course_utils.data.digits import split_digits
+
+    d = split_digits(seed, val_fraction=0.0)  # 1,437 training and 360 held-out images
+    return tuple(torch.from_numpy(a) for a in (d.X_train, d.y_train, d.X_test, d.y_test))
+
+
+def _digits_net(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(128, 10))
+
+
+def test_train_learns_the_digits_and_fgsm_then_fools_the_net():
+    """Assignment 3's use: registration.train makes an accurate victim; FGSM at eps 0.2 cuts its accuracy."""
+    from course_utils.history import HISTORY_KEYS
+    from course_utils.torch_track import fgsm
+
+    X_tr, y_tr, X_val, y_val = _digits_tensors()
+    victim, seen = _digits_net(3), []
+    history = train(victim, X_tr, y_tr, X_val, y_val, epochs=3, seed=3,
+                    on_epoch_end=lambda h: seen.append(len(h["val_acc"])))
+    assert tuple(history) == HISTORY_KEYS and history["epoch"] == [1.0, 2.0, 3.0]
+    assert seen == [1, 2, 3]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert not victim.training  # left in eval mode, as before
+    clean = accuracy(victim, X_val, y_val)
+    assert clean >= 0.8, clean  # 8x8 digits, 3 epochs of Adam at lr 2e-3 (the loop before: 0.84; chance 0.1)
+    assert abs(history["val_acc"][-1] - clean) < 1e-12
+    x_adv = fgsm(victim, X_val[:100], y_val[:100], eps=0.2)
+    assert accuracy(victim, x_adv, y_val[:100]) < accuracy(victim, X_val[:100], y_val[:100]) - 0.2
+
+
+def test_train_is_deterministic_in_its_seed_and_stays_on_the_models_device():
+    X_tr, y_tr, X_val, y_val = (t[:300] for t in _digits_tensors())
+    runs = []
+    for seed in (1, 1, 2):
+        model = _digits_net(0)
+        runs.append(train(model, X_tr, y_tr, X_val, y_val, epochs=2, batch_size=32, seed=seed))
+        assert next(model.parameters()).device.type == "cpu"
+    assert runs[0] == runs[1]
+    assert runs[0]["train_loss"] != runs[2]["train_loss"]  # another seed, another order of batches

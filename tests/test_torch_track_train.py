@@ -121,11 +121,11 @@ def test_fine_tuning_replaces_the_head_and_trains_only_it(tmp_path):
 
 
 def test_fit_rejects_bad_arguments(shapes):
-    with pytest.raises(ValueError, match="epochs=0"):
+    with pytest.raises(ValueError, match="fit: epochs must be >= 1, got 0"):
         fit(lenet(shapes), shapes.train, shapes.val, epochs=0)
-    with pytest.raises(ValueError, match="patience=0"):
+    with pytest.raises(ValueError, match="fit: patience must be >= 1, got 0"):
         fit(lenet(shapes), shapes.train, shapes.val, epochs=1, patience=0)
-    with pytest.raises(ValueError, match="schedule='cosine'"):
+    with pytest.raises(ValueError, match=r"fit: schedule must be one of \(None, 'onecycle'\), got 'cosine'"):
         fit(lenet(shapes), shapes.train, shapes.val, epochs=1, schedule="cosine")
 
 
@@ -137,3 +137,60 @@ def test_history_feeds_the_training_dashboard(shapes):
     assert [len(s.epoch) for s in states] == [1, 2] and len(states[-1].val_acc) == 2
     fig = dashboard.draw(states[-1])
     assert len(fig.axes) >= 2
+
+
+def test_history_is_the_course_history_and_the_old_names_still_import():
+    import course_utils.history as H
+    import course_utils.torch_track as T
+    from course_utils.torch_track import train as train_module
+
+    assert T.HISTORY_KEYS is H.HISTORY_KEYS is train_module.HISTORY_KEYS
+    assert T.new_history is H.new_history is train_module.new_history
+    assert T.new_history() == {k: [] for k in H.HISTORY_KEYS}
+
+
+def test_fit_over_tensors_with_on_batch_end_replaces_a_hand_written_loop():
+    """tensor_loader + fit + on_batch_end: per-step losses and gradient norms, as notebook 06's train_deep."""
+    from course_utils.data.digits import split_digits
+    from course_utils.torch_track.data import tensor_loader
+
+    d = split_digits(0, val_fraction=0.0, test_fraction=0.44)
+    X_tr, y_tr = torch.from_numpy(d.X_train), torch.from_numpy(d.y_train)
+    X_te, y_te = torch.from_numpy(d.X_test), torch.from_numpy(d.y_test)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(8 * 8 * 8, 10))
+    losses, norms = [], []
+
+    def record(m, loss):
+        assert m is model
+        losses.append(loss)
+        norms.append(m[0].weight.grad.norm().item())
+
+    train = tensor_loader(X_tr, y_tr, batch_size=50, shuffle=True)
+    history = fit(model, train, tensor_loader(X_te, y_te, 500), epochs=3, lr=1e-3, device="cpu", seed=0,
+                  on_batch_end=record, progress=False, verbose=False)
+    steps = 3 * -(-len(y_tr) // 50)
+    assert len(losses) == len(norms) == steps == 3 * len(train)
+    assert all(isinstance(v, float) for v in losses) and min(norms) > 0
+    assert sum(losses[-10:]) < sum(losses[:10])
+    with torch.no_grad():
+        acc = (model(X_te).argmax(1) == y_te).double().mean().item()
+    assert history["val_acc"][-1] == pytest.approx(acc, abs=1e-12) and acc > 0.85
+
+
+def test_tensor_loader_batches_by_slicing_and_checks_shapes():
+    from course_utils.torch_track.data import tensor_loader
+
+    X, y = torch.arange(7 * 4, dtype=torch.float32).reshape(7, 1, 2, 2), torch.arange(7)
+    batches = list(tensor_loader(X, y, batch_size=3))
+    assert [len(b[1]) for b in batches] == [3, 3, 1]
+    torch.testing.assert_close(torch.cat([b[0] for b in batches]), X)
+    torch.manual_seed(0)
+    shuffled = torch.cat([b[1] for b in tensor_loader(X, y, batch_size=3, shuffle=True)])
+    assert sorted(shuffled.tolist()) == list(range(7)) and shuffled.tolist() != list(range(7))
+    with pytest.raises(ValueError, match=r"^tensor_loader: X and y must have shapes \(N, C, H, W\) and \(N,\), "
+                                         r"got \(7, 4\) and \(7,\)$"):
+        tensor_loader(X.reshape(7, 4), y)
+    with pytest.raises(ValueError, match=r"^tensor_loader: batch_size must be >= 1, got 0$"):
+        tensor_loader(X, y, batch_size=0)

@@ -20,13 +20,15 @@ def one_thread(torch_one_thread):
 
 
 def test_cli_trains_and_prints_the_validation_accuracy(capsys):
-    acc = cli.main(["--dataset", "shapes", "--model", "lenet", "--epochs", "2", "--limit", "400",
+    # 3 epochs: after 2, LeNet on 360 shapes sits near 0.5 on 40 validation images for some splits (0.40 to 0.90
+    # over seeds 0-3, with the old and the new stratified split alike); after 3 it is at 0.82-0.98 for both
+    acc = cli.main(["--dataset", "shapes", "--model", "lenet", "--epochs", "3", "--limit", "400",
                     "--image-size", "16", "--no-progress", "--test"])
     out = capsys.readouterr().out
     sizes = re.search(r"data: shapes, (\d+) train / (\d+) val / 600 test images of 1x16x16", out)
     n_train, n_val = map(int, sizes.groups())
     assert "device: cpu" in out and n_train + n_val == 400 and 35 <= n_val <= 45
-    assert re.search(r"^epoch +2/2 ", out, re.M) and "test accuracy:" in out
+    assert re.search(r"^epoch +3/3 ", out, re.M) and "test accuracy:" in out
     assert f"validation accuracy: {acc:.4f}" in out and acc > 0.5
 
 

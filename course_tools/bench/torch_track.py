@@ -8,8 +8,9 @@ depends on the load; the CPU time (with one thread) is what an idle core would n
     python -m course_tools.bench.torch_track [--threads 1] [--seeds 0,1,2]
 
 GPU (``--gpu``): ResNet-20 and ResNet-18 (32x32 stem) trained for one epoch of synthetic CIFAR-shaped data
-(50,000 random 3x32x32 images held on the device: no download, no data-loading cost) with the course's
-``train_one_epoch``, in bf16 autocast and in fp32; prints images/s and seconds per epoch for each.
+(50,000 random 3x32x32 images held on the device and batched by ``tensor_loader``: no download, no
+data-loading cost) with the course's ``train_one_epoch``, in bf16 autocast and in fp32; prints images/s and
+seconds per epoch for each.
 
     python -m course_tools.bench.torch_track --gpu [--images 50000] [--batch-size 256] [--device cpu]
 """
@@ -22,9 +23,10 @@ import time
 
 import torch
 
-from course_utils.torch_track.data import make_loaders
+from course_utils.counting import count_params
+from course_utils.torch_track.data import make_loaders, tensor_loader
 from course_utils.torch_track.device import describe_device, get_device, prepare_model, seed_everything
-from course_utils.torch_track.models import build_model, count_parameters
+from course_utils.torch_track.models import build_model
 from course_utils.torch_track.train import evaluate, fit, train_one_epoch
 
 
@@ -50,22 +52,6 @@ def cpu_benchmark(epochs: int = 8, batch_size: int = 32, lr: float = 3e-3, seed:
             "train_images": len(data.train.dataset), "test_images": len(data.test.dataset)}
 
 
-class DeviceBatches:
-    """Batches (x, y) sliced from tensors that already live on the device, in a new random order each pass."""
-
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int):
-        self.X, self.y, self.batch_size = X, y, batch_size
-
-    def __len__(self):
-        return (len(self.y) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        order = torch.randperm(len(self.y), device=self.X.device)
-        for i in range(0, len(order), self.batch_size):
-            idx = order[i:i + self.batch_size]
-            yield self.X[idx], self.y[idx]
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -88,17 +74,18 @@ def gpu_benchmark(images: int = 50_000, batch_size: int = 256, device: str = "au
             opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
             amp = precision == "bf16"
             n_warm = min(images, warmup_batches * batch_size)
-            warm = DeviceBatches(X[:n_warm], y[:n_warm], batch_size)
+            warm = tensor_loader(X[:n_warm], y[:n_warm], batch_size, shuffle=True)
             train_one_epoch(model, warm, opt, dev, amp=amp, progress=False)  # warm-up: cuDNN autotuning, compile
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             _sync(dev)
             start = time.perf_counter()
-            loss, _, _ = train_one_epoch(model, DeviceBatches(X, y, batch_size), opt, dev, amp=amp, progress=False)
+            loss, _, _ = train_one_epoch(model, tensor_loader(X, y, batch_size, shuffle=True), opt, dev, amp=amp,
+                                         progress=False)
             _sync(dev)
             seconds = time.perf_counter() - start
             mem = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
-            rows.append({"model": name, "precision": precision, "params": count_parameters(model),
+            rows.append({"model": name, "precision": precision, "params": count_params(model),
                          "images_per_s": images / seconds, "epoch_s": seconds, "peak_mem_gib": mem, "loss": loss})
             r = rows[-1]
             print(f"{name:9s} {precision:5s} {r['params']:>11,d} params  {r['images_per_s']:>9,.0f} images/s  "

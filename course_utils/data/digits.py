@@ -1,10 +1,13 @@
-"""scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels, 10 classes) as NCHW arrays."""
+"""scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels, 10 classes) as NCHW arrays, and the
+course's one train / validation / test split of them (``split_digits``)."""
 
 from __future__ import annotations
 
 import gzip
 import importlib.util
+import math
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,3 +38,78 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     with gzip.open(path, "rt") as fh:
         data = np.loadtxt(fh, delimiter=",", dtype=np.float32)
     return (data[:, :-1] / 16.0).reshape(-1, 1, 8, 8), data[:, -1].astype(np.int64)
+
+
+class DigitsSplits(NamedTuple):
+    """Three disjoint stratified splits of the digits: X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def stratified_mask(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask (N,) picking ceil(fraction * N) of the labels y (N,), each class in proportion to its size.
+
+    Every class gives floor(fraction * its size) samples; the few left over to reach the total go to the classes
+    with the largest remainders (ties: the smaller label). Which samples of a class are picked is random (``rng``).
+    The course's one stratified split: ``split_digits`` and ``torch_track.make_loaders`` use it.
+
+    >>> mask = stratified_mask(np.array([0] * 6 + [1] * 4), 0.5, np.random.default_rng(0))
+    >>> int(mask.sum()), int(mask[:6].sum()), int(mask[6:].sum())
+    (5, 3, 2)
+    """
+    picked = np.zeros(len(y), dtype=bool)
+    total = math.ceil(fraction * len(y) - 1e-9)
+    if total == 0:
+        return picked
+    classes, counts = np.unique(y, return_counts=True)
+    share = fraction * counts
+    take = np.floor(share + 1e-9).astype(int)
+    extra = total - int(take.sum())
+    if extra > 0:
+        take[np.argsort(-(share - take), kind="stable")[:extra]] += 1
+    for c, k in zip(classes, take):
+        picked[rng.permutation(np.flatnonzero(y == c))[:k]] = True
+    return picked
+
+
+def split_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> DigitsSplits:
+    """The course's one split of the digits into training, validation and test sets (stratified, seeded).
+
+    test_fraction: share of all 1,797 digits held out as the test set (ceil(test_fraction * 1797) images);
+    val_fraction: share of what is left after the test set held out for validation. Either may be 0 (that
+    split is then empty, shape (0, 1, 8, 8) / (0,)). With the defaults: 1,221 training, 216 validation and
+    360 test images. Every split holds each class in proportion to its size (to within one image); the
+    result depends on ``seed`` alone. Returns ``DigitsSplits(X_train, y_train, X_val, y_val, X_test, y_test)``:
+    X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,).
+
+    >>> d = split_digits(seed=0)
+    >>> d.X_train.shape, d.X_val.shape, d.X_test.shape
+    ((1221, 1, 8, 8), (216, 1, 8, 8), (360, 1, 8, 8))
+    >>> [int(n) for n in np.bincount(d.y_test)]     # 20 % of each digit's 174..183 images
+    [36, 37, 35, 37, 36, 36, 36, 36, 35, 36]
+    >>> len(split_digits(val_fraction=0).y_val)
+    0
+
+    Raises ValueError when a fraction is outside [0, 1) or the two leave no training image.
+    """
+    from course_utils.reference._validate import fraction_param, int_param
+
+    int_param("split_digits", "seed", seed, 0)
+    val_fraction = fraction_param("split_digits", "val_fraction", val_fraction)
+    test_fraction = fraction_param("split_digits", "test_fraction", test_fraction)
+    X, y = load_digits_arrays()
+    rng = np.random.default_rng(seed)
+    test = stratified_mask(y, test_fraction, rng)
+    rest = np.flatnonzero(~test)
+    val = np.zeros(len(y), dtype=bool)
+    val[rest[stratified_mask(y[rest], val_fraction, rng)]] = True
+    train = ~(test | val)
+    if not train.any():
+        raise ValueError(f"split_digits: val_fraction and test_fraction must leave training images, "
+                         f"got val_fraction={val_fraction} and test_fraction={test_fraction}")
+    return DigitsSplits(X[train], y[train], X[val], y[val], X[test], y[test])

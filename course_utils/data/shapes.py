@@ -21,9 +21,9 @@ with NumPy, so thousands take a fraction of a second.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from course_utils.reference._validate import bool_param, int_param, range_param, real_param
 
 #: Class names; label ``k`` is ``SHAPE_CLASSES[k]``.
 SHAPE_CLASSES: tuple[str, ...] = ("square", "circle", "triangle", "cross", "ell", "tee")
@@ -75,21 +75,6 @@ _DISTANCES = {
 }
 
 
-def _check_range(name, value, low, high=None):
-    """Accept a number or a (lo, hi) pair; return (lo, hi) as floats."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = (value, value)
-    if not (isinstance(value, tuple | list) and len(value) == 2) or not all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value
-    ):
-        raise TypeError(f"make_shapes: {name} must be a number or a (low, high) pair, got {value!r}")
-    lo, hi = float(value[0]), float(value[1])
-    if lo > hi or lo < low or (high is not None and hi > high):
-        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"make_shapes: {name} must satisfy low <= high, both {bound}; got {value!r}")
-    return lo, hi
-
-
 def make_shapes(
     n: int,
     size: int = 28,
@@ -117,21 +102,15 @@ def make_shapes(
 
     Returns X: float32 (n, 1, size, size) in [0, 1]; y: int64 (n,) labels into ``SHAPE_CLASSES``.
     """
-    for name, value in (("n", n), ("size", size), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"make_shapes: {name} must be an integer, got {type(value).__name__} {value!r}")
-    if n < 1:
-        raise ValueError(f"make_shapes: n must be >= 1, got {n}")
-    if size < 8:
-        raise ValueError(f"make_shapes: size must be >= 8 pixels, got {size}")
-    if not isinstance(translate, bool | np.bool_):
-        raise TypeError(f"make_shapes: translate must be True or False, got {translate!r}")
-    if isinstance(clutter, bool) or not isinstance(clutter, numbers.Real) or clutter < 0:
-        raise ValueError(f"make_shapes: clutter must be a number >= 0, got {clutter!r}")
-    scale = _check_range("scale", scale, 0.02, 1.0 / (2 * _EXTENT))
-    thickness = _check_range("thickness", thickness, 0.1)
-    aspect = _check_range("aspect", aspect, 1.0)[1]
-    rotation = _check_range("rotation", rotation, 0.0, 180.0)[1]
+    f = "make_shapes"
+    n, size = int_param(f, "n", n, 1), int_param(f, "size", size, 8)  # size in pixels
+    seed = int_param(f, "seed", seed, 0)
+    translate = bool_param(f, "translate", translate)
+    clutter = real_param(f, "clutter", clutter, 0.0)
+    scale = range_param(f, "scale", scale, 0.02, 1.0 / (2 * _EXTENT))
+    thickness = range_param(f, "thickness", thickness, 0.1)
+    aspect = range_param(f, "aspect", aspect, 1.0)[1]
+    rotation = range_param(f, "rotation", rotation, 0.0, 180.0)[1]
 
     rng = np.random.default_rng(seed)
     k = len(SHAPE_CLASSES)

@@ -1,9 +1,10 @@
 """The lecture's small CNN (conv - ReLU - pool - fully connected) trained in NumPy on scikit-learn's digits.
 
-The splits are fixed (seeded, stratified): 20 % of the 1,797 digits are the **test** set, and 15 % of the
-rest are the **validation** set (the split notebook 05 makes). ``train_digits_cnn()`` trains on the training
-set, stops as soon as the *validation* accuracy reaches its target, and only then measures the test accuracy
-once, on images that decided nothing (neither a weight nor when to stop): notebook 07's rule.
+The splits are the course's one digits split, :func:`course_utils.data.digits.split_digits` (seeded,
+stratified): 20 % of the 1,797 digits are the **test** set, and 15 % of the rest are the **validation** set.
+``train_digits_cnn()`` trains on the training set, stops as soon as the *validation* accuracy reaches its
+target, and only then measures the test accuracy once, on images that decided nothing (neither a weight nor
+when to stop): notebook 07's rule.
 With the default seeds it stops after 2-6 epochs (well under a second of one CPU core) at 96-99 % test
 accuracy; all 15 epochs (``target=None``) end at 97.5-99 %.
 """
@@ -15,50 +16,27 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..data.digits import DigitsSplits, split_digits
 from .sequential import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+
+__all__ = ["DIGITS_HYPERPARAMETERS", "DigitsRun", "DigitsSplits", "digits_split", "digits_train_val_test",
+           "make_digits_cnn", "split_digits", "train_digits_cnn"]
 
 DIGITS_HYPERPARAMETERS = {"epochs": 15, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
 
 
 def digits_split(seed=0, test_fraction=0.2):
-    """(X_trval, y_trval, X_test, y_test): digits as float32 (N, 1, 8, 8) in [0, 1], stratified split.
+    """(X_trval, y_trval, X_test, y_test): :func:`course_utils.data.digits.split_digits` without a validation set.
 
-    The first pair is everything but the test set (training + validation): carve a validation set out of it
-    before training (:func:`digits_train_val_test` does), and keep the test set for the final measurement.
+    Kept for notebook 05, which carves its validation set out of the first pair; prefer ``split_digits``.
     """
-    from sklearn.model_selection import train_test_split
-
-    from ..data.digits import load_digits_arrays
-
-    X, y = load_digits_arrays()
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
-    return X_tr, y_tr, X_te, y_te
-
-
-class DigitsSplits(NamedTuple):
-    """Three disjoint stratified splits of the digits: X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,)."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
+    d = split_digits(seed, val_fraction=0.0, test_fraction=test_fraction)
+    return d.X_train, d.y_train, d.X_test, d.y_test
 
 
 def digits_train_val_test(seed=0, val_fraction=0.15, test_fraction=0.2) -> DigitsSplits:
-    """Train / validation / test splits: :func:`digits_split`'s test set, and ``val_fraction`` of the rest.
-
-    With the defaults: 1,221 training, 216 validation and 360 test images (the same as notebook 05's
-    ``train_test_split(X_trval, y_trval, test_size=0.15, stratify=y_trval, random_state=seed)``).
-    """
-    from sklearn.model_selection import train_test_split
-
-    X_trval, y_trval, X_te, y_te = digits_split(seed, test_fraction)
-    X_tr, X_val, y_tr, y_val = train_test_split(
-        X_trval, y_trval, test_size=val_fraction, stratify=y_trval, random_state=seed
-    )
-    return DigitsSplits(X_tr, y_tr, X_val, y_val, X_te, y_te)
+    """The same as :func:`course_utils.data.digits.split_digits` (kept as an alias for older notebooks)."""
+    return split_digits(seed, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 def make_digits_cnn(seed=0, channels=16, dtype=np.float32) -> Sequential:
@@ -86,7 +64,7 @@ class DigitsRun(NamedTuple):
 def train_digits_cnn(seed=0, target=0.97, on_epoch_end=None, val_fraction=0.15, **overrides) -> DigitsRun:
     """Train :func:`make_digits_cnn` until the *validation* accuracy reaches ``target`` (or the epochs run out).
 
-    Trains on the training split of :func:`digits_train_val_test`, evaluates the validation split after every
+    Trains on the training split of :func:`split_digits`, evaluates the validation split after every
     epoch (``history["val_acc"]``; ``on_epoch_end(history)`` is called then), and measures the test split
     once at the end. Returns ``DigitsRun(model, history, seconds, test_loss, test_acc)``.
     ``overrides`` replace entries of ``DIGITS_HYPERPARAMETERS``. BLAS runs on one thread meanwhile: on
@@ -94,7 +72,7 @@ def train_digits_cnn(seed=0, target=0.97, on_epoch_end=None, val_fraction=0.15, 
     """
     from threadpoolctl import threadpool_limits
 
-    data = digits_train_val_test(seed, val_fraction=val_fraction)
+    data = split_digits(seed, val_fraction=val_fraction)
     model = make_digits_cnn(seed)
     hp = {**DIGITS_HYPERPARAMETERS, **overrides}
     with threadpool_limits(limits=1, user_api="blas"):

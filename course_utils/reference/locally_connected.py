@@ -3,7 +3,9 @@
 Every output location (i, j) has its own bank of filters:
 ``out[n, f, i, j] = b[f, i, j] + sum_{c, p, q} w[i, j, f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]``
 
-x: (N, C, H, W); w: (H_out, W_out, F, C, KH, KW); b: (F, H_out, W_out) or None; output (N, F, H_out, W_out).
+x: (N, C, H, W); w: (H_out, W_out, F, C, KH, KW); b: (F, H_out, W_out) or None; output (N, F, H_out, W_out),
+with (H_out, W_out) those of a convolution of the same kernel, stride and padding
+(:func:`course_utils.reference.conv.conv_output_size` along each axis).
 
 Slide 30: if all locations' filters are tied (equal), the layer is a convolution, and the gradient of the
 shared filter is the *sum over locations* of the locally connected gradients. See
@@ -18,6 +20,7 @@ import numpy as np
 
 from . import _conv_fast
 from ._validate import as_array, check_ndim, pair
+from .conv import conv_output_size
 
 
 def _lc_setup(func, x, w, b, stride, padding, dout=None):
@@ -34,7 +37,7 @@ def _lc_setup(func, x, w, b, stride, padding, dout=None):
             f"{func}: kernel {KH}x{KW} (w.shape={w.shape}) is larger than the padded input "
             f"{H + 2 * ph}x{W + 2 * pw} (x.shape={x.shape}, padding=({ph}, {pw}))"
         )
-    Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
+    Ho, Wo = conv_output_size(H, KH, sh, ph), conv_output_size(W, KW, sw, pw)
     if (Hw, Ww) != (Ho, Wo):
         raise ValueError(
             f"{func}: w must have one filter bank per output location, shape {(Ho, Wo, F, C, KH, KW)}, got {w.shape}"

@@ -1,7 +1,8 @@
 """Max and average pooling (forward and backward), as ``torch.nn.functional.max_pool2d`` / ``avg_pool2d``.
 
 x: (N, C, H, W); ``kernel_size``, ``stride`` (default: ``kernel_size``) and ``padding`` are ints or (h, w)
-pairs; H_out = (H + 2*padding - KH) // stride + 1 (floor, as torch). Windows may overlap (stride < kernel).
+pairs; (H_out, W_out): :func:`course_utils.reference.conv.conv_output_size` along each axis (floor, as torch).
+Windows may overlap (stride < kernel).
 
 * Max pooling pads with -inf; the gradient of each window goes to its *first* maximum in row-major order
   (the element torch's ``return_indices`` points to), so ties (e.g. zeros after a ReLU) route like torch.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_array, check_ndim, pair
+from .conv import conv_output_size
 
 
 def _pool_setup(func, x, kernel_size, stride, padding, dout=None):
@@ -34,7 +36,7 @@ def _pool_setup(func, x, kernel_size, stride, padding, dout=None):
             f"{func}: kernel_size=({KH}, {KW}) is larger than the padded input "
             f"{H + 2 * ph}x{W + 2 * pw} (x.shape={x.shape}, padding=({ph}, {pw}))"
         )
-    Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
+    Ho, Wo = conv_output_size(H, KH, sh, ph), conv_output_size(W, KW, sw, pw)
     if dout is not None:
         dout = check_ndim(func, "dout", as_array(func, "dout", dout), 4, "(N, C, H_out, W_out)")
         if dout.shape != (N, C, Ho, Wo):

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import int_param
+from ._validate import int_param, pair
 
 
 class ReceptiveField(NamedTuple):
@@ -99,37 +99,59 @@ def _torch_stack(layers):
         elif kind == "avgpool":
             modules.append(nn.AvgPool2d(k, stride=s, padding=p))
         else:
-            raise ValueError(f"empirical_receptive_field: layers[{i}] kind must be conv/maxpool/avgpool, got {kind!r}")
+            raise ValueError(f"empirical_receptive_field: layers[{i}] kind must be one of ('conv', 'maxpool', "
+                             f"'avgpool'), got {kind!r}")
     return nn.Sequential(*modules)
 
 
 def empirical_receptive_field(net, input_size=64, in_channels=1, unit=None, trials=8, seed=0) -> EmpiricalField:
-    """Measure a receptive field with torch autograd.
+    """Measure a receptive field with torch autograd (the course's one empirical method; the receptive-field
+    widget measures its boxes with it).
 
     net: a ``torch.nn.Module`` taking (1, in_channels, H, W), or a sequence of layers, each
     ``(kernel_size, stride, padding)`` (a 1-channel conv with random weights) or
     ``("conv" | "maxpool" | "avgpool", kernel_size, stride, padding)``.
     input_size: H (= W) or (H, W). unit: (row, col) of the output unit, default the centre one.
     The gradient of that unit (summed over channels) w.r.t. the input is taken for ``trials`` random
-    inputs; the union of their nonzero pixels is the field.
+    inputs (float64, seeded by ``seed``); the union of their nonzero pixels is the field. A module is measured
+    on a float64 copy: the caller's net keeps its dtype, mode and parameter gradients.
+    Returns ``EmpiricalField(size, rows, cols, mask)`` with mask (H, W).
+
+    >>> field = empirical_receptive_field([(3, 1, 1), (3, 1, 1), ("maxpool", 2, 2, 0)], input_size=16)
+    >>> field.size                                  # 3 + 2 + 1: see receptive_field
+    (6, 6)
     """
+    import copy
+
     import torch
 
+    f = "empirical_receptive_field"
+    trials = int_param(f, "trials", trials, 1)
+    H, W = pair(f, "input_size", input_size, 1)
+    in_channels = int_param(f, "in_channels", in_channels, 1)
     if not isinstance(net, torch.nn.Module):
         with torch.random.fork_rng():
             torch.manual_seed(seed)  # the random conv weights
             net = _torch_stack(net)
-    H, W = (input_size, input_size) if np.isscalar(input_size) else tuple(input_size)
+    else:
+        net = copy.deepcopy(net)
+    net = net.double()
     gen = torch.Generator().manual_seed(seed)
     mask = np.zeros((H, W), dtype=bool)
-    for _ in range(int_param("empirical_receptive_field", "trials", trials, 1)):
+    for _ in range(trials):
         x = torch.randn(1, in_channels, H, W, generator=gen, dtype=torch.float64, requires_grad=True)
-        out = net.double()(x)
-        i, j = (out.shape[2] // 2, out.shape[3] // 2) if unit is None else unit
-        out[0, :, i, j].sum().backward()
-        mask |= (x.grad[0].abs().sum(0) > 0).numpy()
+        out = net(x)
+        if unit is None:
+            i, j = out.shape[2] // 2, out.shape[3] // 2
+        else:
+            i, j = pair(f, "unit", unit, 0)
+            if i >= out.shape[2] or j >= out.shape[3]:
+                raise ValueError(f"{f}: unit must be a (row, col) inside the output map of shape "
+                                 f"{tuple(out.shape[2:])}, got {tuple(unit)}")
+        (grad,) = torch.autograd.grad(out[0, :, i, j].sum(), x)
+        mask |= (grad[0].abs().sum(0) > 0).numpy()
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     if len(rows) == 0:
-        raise ValueError("empirical_receptive_field: the unit's gradient is zero everywhere (dead unit?)")
+        raise ValueError(f"{f}: the unit's gradient must be nonzero somewhere, got zero everywhere (dead unit?)")
     r, c = (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
     return EmpiricalField((r[1] - r[0] + 1, c[1] - c[0] + 1), r, c, mask)

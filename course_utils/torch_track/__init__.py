@@ -11,19 +11,24 @@ Modules (one idea each):
                    scaled); ``replace_head`` for fine-tuning.
 - ``train``:       ``fit(...)`` (history, ``on_epoch_end``, early stopping, checkpoints), ``evaluate``,
                    ``fine_tune``.
+- ``adversarial``: ``fgsm(model, x, y, eps, targeted=False)``: the fast gradient sign method (notebook 09).
 - ``distributed``: DistributedDataParallel under ``torchrun`` (gloo on CPU, nccl on CUDA).
 - ``bench``:       ``python -m course_tools.bench.torch_track`` (CPU: LeNet on digits; ``--gpu``: ResNet speed).
 
 The command line: ``python -m course_utils.train --dataset digits --model lenet --epochs 5``.
 """
 
+from course_utils.history import HISTORY_KEYS, append_epoch, new_history
+
+from .adversarial import fgsm
 from .data import DATASETS, Loaders, load_arrays, make_loaders
 from .device import autocast, describe_device, get_device, prepare_model, seed_everything
-from .models import MODELS, build_model, count_parameters, init_weights, replace_head
-from .train import evaluate, fine_tune, fit, load_checkpoint, new_history, save_checkpoint
+from .models import MODELS, build_model, init_weights, replace_head
+from .train import evaluate, fine_tune, fit, load_checkpoint, save_checkpoint
 
 __all__ = [
-    "DATASETS", "MODELS", "Loaders", "autocast", "build_model", "count_parameters", "describe_device",
-    "evaluate", "fine_tune", "fit", "get_device", "init_weights", "load_arrays", "load_checkpoint",
-    "make_loaders", "new_history", "prepare_model", "replace_head", "save_checkpoint", "seed_everything",
+    "DATASETS", "HISTORY_KEYS", "MODELS", "Loaders", "append_epoch", "autocast", "build_model",
+    "describe_device", "evaluate", "fgsm", "fine_tune", "fit", "get_device", "init_weights",
+    "load_arrays", "load_checkpoint", "make_loaders", "new_history", "prepare_model", "replace_head",
+    "save_checkpoint", "seed_everything",
 ]

@@ -26,7 +26,7 @@ cifar10  50,000 + 10,000 32x32 colour objects  synthetic shapes, 32x32, grey cop
 >>> x.shape, x.dtype, y.shape, y.dtype
 (torch.Size([64, 1, 28, 28]), torch.float32, torch.Size([64]), torch.int64)
 >>> len(data.train.dataset), len(data.val.dataset), len(data.test.dataset), data.num_classes
-(1295, 143, 359, 10)
+(1293, 144, 360, 10)
 """
 
 from __future__ import annotations
@@ -39,7 +39,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+)
+
+from course_utils.data.digits import split_digits, stratified_mask
+from course_utils.reference._validate import fraction_param, int_param, one_of
 
 from . import download as dl
 from .formats import read_cifar10_batch, read_idx
@@ -93,21 +105,10 @@ class Arrays:
 
 
 # ----------------------------------------------------------------------------------------------- data sets
-def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask (N,) picking ``fraction`` of the samples of every class (at least one each), at random."""
-    picked = np.zeros(len(y), dtype=bool)
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        picked[idx[: max(1, round(fraction * len(idx)))]] = True
-    return picked
-
-
 def _digits(seed: int) -> Arrays:
-    from course_utils.data.digits import load_digits_arrays
-
-    X, y = load_digits_arrays()
-    test = stratified_split(y, 0.2, np.random.default_rng(seed))  # 360 test images, 36 per class
-    return Arrays(X[~test], y[~test], X[test], y[test], CLASSES["digits"], "digits")
+    """The digits' training + validation images and test images of the course's one split (``split_digits``)."""
+    d = split_digits(seed, val_fraction=0.0)  # 1,437 + 360 test images; make_loaders carves out validation
+    return Arrays(d.X_train, d.y_train, d.X_test, d.y_test, CLASSES["digits"], "digits")
 
 
 def _shapes(seed: int, size: int = 28, n_train: int = 2400, n_test: int = 600) -> Arrays:
@@ -176,8 +177,7 @@ def load_arrays(name: str, root: str | Path | None = None, download: bool = True
     root: cache folder (default ``download.cache_dir()``); download: allow fetching missing files.
     Returns ``Arrays`` with X float32 (N, C, H, W) in [0, 1] and y int64 (N,).
     """
-    if name not in DATASETS:
-        raise ValueError(f"load_arrays: name={name!r}, expected one of {DATASETS}")
+    one_of("load_arrays", "name", name, DATASETS)
     if name == "digits":
         return _digits(seed)
     if name == "shapes":
@@ -244,7 +244,7 @@ def _check_augment(ops) -> tuple[str, ...]:
     ops = tuple(ops or ())
     bad = [o for o in ops if o not in AUGMENTATIONS]
     if bad:
-        raise ValueError(f"augment: unknown augmentation(s) {bad}, expected any of {AUGMENTATIONS}")
+        raise ValueError(f"augment: every augmentation must be one of {AUGMENTATIONS}, got unknown {bad}")
     return ops
 
 
@@ -262,8 +262,8 @@ class ImageDataset(Dataset):
     def __init__(self, X, y, transform=None):
         self.X, self.y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
         if len(self.X) != len(self.y) or self.X.dim() != 4:
-            raise ValueError(f"ImageDataset: X has shape {tuple(self.X.shape)} and y {tuple(self.y.shape)}, "
-                             "expected (N, C, H, W) and (N,)")
+            raise ValueError(f"ImageDataset: X and y must have shapes (N, C, H, W) and (N,), "
+                             f"got {tuple(self.X.shape)} and {tuple(self.y.shape)}")
         self.transform = transform
 
     def __len__(self):
@@ -289,6 +289,28 @@ class ShardSampler(Sampler):
 
 
 # ------------------------------------------------------------------------------------------------ loaders
+def tensor_loader(X, y, batch_size: int = 64, shuffle: bool = False) -> DataLoader:
+    """A loader of batches cut from images X (N, C, H, W) and labels y (N,) already in memory, for ``fit``.
+
+    X, y: NumPy arrays or tensors (on any device; they stay there); batches (x (B, C, H, W), y (B,)) are
+    sliced with one index per batch (no per-image collation), the last one possibly smaller.
+    shuffle: a new random order every pass, drawn from torch's global generator (which ``fit`` seeds with
+    ``seed + epoch`` before each epoch, so training is reproducible).
+
+    >>> loader = tensor_loader(np.zeros((10, 1, 8, 8), np.float32), np.arange(10), batch_size=4, shuffle=True)
+    >>> [tuple(x.shape) for x, _ in loader], len(loader)
+    ([(4, 1, 8, 8), (4, 1, 8, 8), (2, 1, 8, 8)], 3)
+    """
+    int_param("tensor_loader", "batch_size", batch_size, 1)
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    if X.dim() != 4 or y.shape != (len(X),):
+        raise ValueError(f"tensor_loader: X and y must have shapes (N, C, H, W) and (N,), "
+                         f"got {tuple(X.shape)} and {tuple(y.shape)}")
+    data = TensorDataset(X, y)
+    order = RandomSampler(data) if shuffle else SequentialSampler(data)
+    return DataLoader(data, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False))
+
+
 @dataclass
 class Loaders:
     """What ``make_loaders`` returns: three loaders and what a model needs to know about the data."""
@@ -319,13 +341,12 @@ def make_loaders(name: str, batch_size: int = 64, val_fraction: float = 0.1, ima
     Tips: normalize, augment, balanced, shuffle, sort_by_label (see the module docstring).
     Batches: x float32 (B, C, H, W), y int64 (B,).
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"make_loaders: batch_size={batch_size!r}, expected a positive int")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"make_loaders: val_fraction={val_fraction!r}, expected a number in (0, 1)")
+    int_param("make_loaders", "batch_size", batch_size, 1)
+    fraction_param("make_loaders", "val_fraction", val_fraction, low_open=True)
     augment = _check_augment(augment)
     if balanced and distributed:
-        raise ValueError("make_loaders: balanced=True with distributed=True is not supported; pick one")
+        raise ValueError("make_loaders: balanced must be False when distributed=True (not supported together: "
+                         "pick one), got balanced=True")
     data = load_arrays(name, root=root, download=download, seed=seed, verbose=verbose)
     X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     rng = np.random.default_rng(seed)
@@ -336,7 +357,7 @@ def make_loaders(name: str, batch_size: int = 64, val_fraction: float = 0.1, ima
         X, X_test = resize(X, image_size), resize(X_test, image_size)
 
     # stratified validation split: the same share of every class
-    is_val = stratified_split(y, val_fraction, rng)
+    is_val = stratified_mask(y, val_fraction, rng)
     X_val, y_val, X, y = X[is_val], y[is_val], X[~is_val], y[~is_val]
     if sort_by_label:  # the lecture's counter-example: without shuffling, batches hold one class each
         order = np.argsort(y, kind="stable")

@@ -20,6 +20,8 @@ import random
 import numpy as np
 import torch
 
+from course_utils.reference._validate import one_of
+
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 
 
@@ -35,14 +37,14 @@ def get_device(prefer: str = "auto") -> torch.device:
     not available raises ValueError saying which ones are. Under ``torchrun`` each process on a CUDA machine
     gets its own GPU (``cuda:LOCAL_RANK``).
     """
-    if not isinstance(prefer, str) or prefer not in DEVICE_CHOICES:
-        raise ValueError(f"get_device: prefer={prefer!r}, expected one of {DEVICE_CHOICES}")
+    one_of("get_device", "prefer", prefer, DEVICE_CHOICES)
     available = {"cuda": torch.cuda.is_available(), "mps": _mps_available(), "cpu": True}
     if prefer == "auto":
         prefer = next(name for name in ("cuda", "mps", "cpu") if available[name])
     elif not available[prefer]:
         have = [name for name, ok in available.items() if ok]
-        raise ValueError(f"get_device: prefer={prefer!r} is not available on this machine; available: {have}")
+        raise ValueError(f"get_device: prefer must be a device available on this machine, one of {have}, "
+                         f"got {prefer!r}")
     if prefer == "cuda":
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(prefer)
@@ -64,7 +66,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
     deterministic=True also asks torch for deterministic kernels (slower on GPUs, sometimes unsupported).
     """
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool):
-        raise TypeError(f"seed_everything: seed must be an int, got {type(seed).__name__}")
+        raise TypeError(f"seed_everything: seed must be an int, got {type(seed).__name__} {seed!r}")
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))  # also seeds every CUDA device

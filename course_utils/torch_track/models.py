@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from course_utils.reference._validate import int_param, one_of
+
 MODELS = ("lenet", "vgg", "resnet20", "resnet18")
 #: Smallest image side each model accepts (each 2x2 pooling or stride-2 stage halves it).
 MIN_INPUT_SIZE = {"lenet": 16, "vgg": 8, "resnet20": 8, "resnet18": 8}
@@ -154,8 +156,7 @@ def init_weights(model: nn.Module, scheme: str = "kaiming") -> nn.Module:
     layer. "large": N(0, 1): they blow up. "default": torch's own initialisation (``reset_parameters``).
     Batch-norm layers get weight 1, bias 0.
     """
-    if scheme not in INIT_SCHEMES:
-        raise ValueError(f"init_weights: scheme={scheme!r}, expected one of {INIT_SCHEMES}")
+    one_of("init_weights", "scheme", scheme, INIT_SCHEMES)
     for m in model.modules():
         if scheme == "default":
             if hasattr(m, "reset_parameters") and m is not model:
@@ -183,10 +184,8 @@ def build_model(name: str, num_classes: int = 10, in_channels: int = 3, init: st
 
     Extra keyword arguments go to the builder (e.g. ``batch_norm=False`` for vgg, ``small_input`` for resnet18).
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"build_model: name={name!r}, expected one of {MODELS}")
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"build_model: num_classes={num_classes!r}, expected a positive int")
+    one_of("build_model", "name", name, MODELS)
+    int_param("build_model", "num_classes", num_classes, 1)
     return init_weights(_BUILDERS[name](num_classes=num_classes, in_channels=in_channels, **kwargs), init)
 
 
@@ -197,17 +196,13 @@ def replace_head(model: Classifier, num_classes: int, freeze_body: bool = False)
     Works on the model in place and returns it.
     """
     if not isinstance(getattr(model, "head", None), nn.Linear):
-        raise TypeError(f"replace_head: model must have a `head` nn.Linear (a Classifier), got {type(model)}")
+        raise TypeError(f"replace_head: model must have a `head` nn.Linear (a Classifier), "
+                        f"got {type(model).__name__} with head {type(getattr(model, 'head', None)).__name__}")
     old = model.head
     model.head = init_weights(nn.Linear(old.in_features, num_classes), "kaiming").to(old.weight.device)
     for p in model.body.parameters():
         p.requires_grad_(not freeze_body)
     return model
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of scalar parameters (all, or only those with requires_grad)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 @torch.no_grad()

@@ -10,9 +10,15 @@
 >>> history["val_acc"][-1] > 0.5                         # chance is 0.1
 True
 
-``history`` is the course's shared format: a dict with the keys "epoch", "train_loss", "train_acc", "val_loss"
-and "val_acc", each a list of floats with one entry per finished epoch. ``on_epoch_end(history)`` is called
-after every epoch (``TrainingDashboard().update`` draws live curves from it).
+``history`` is the course's shared format (``course_utils.history``): a dict with the keys "epoch",
+"train_loss", "train_acc", "val_loss" and "val_acc", each a list of floats with one entry per finished epoch.
+``on_epoch_end(history)`` is called after every epoch (``TrainingDashboard().update`` draws live curves from it);
+``on_batch_end(model, loss)`` after every optimizer step (the batch's gradients are still in ``.grad``).
+
+Arrays or tensors already in memory: wrap them with ``data.tensor_loader(X, y, batch_size, shuffle=True)``.
+
+This is the course's one PyTorch training loop: ``course_utils.registration.train`` (lesson 1),
+the benchmarks and the command line (``python -m course_utils.train``) all call it.
 
 What happens in one epoch (``train_one_epoch``): for every batch, move it to the device, compute the loss
 (under bf16 autocast on CUDA), backpropagate, take an optimizer step. Then ``evaluate`` measures the loss and
@@ -37,15 +43,14 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from course_utils.history import HISTORY_KEYS, append_epoch, new_history
+from course_utils.reference._validate import int_param, one_of
+
 from .device import autocast, get_device, seed_everything, to_device
 from .models import Classifier, replace_head
 
-HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
-
-
-def new_history() -> dict[str, list[float]]:
-    """An empty history: {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}."""
-    return {k: [] for k in HISTORY_KEYS}
+__all__ = ["HISTORY_KEYS", "evaluate", "fine_tune", "fit", "load_checkpoint", "new_history", "save_checkpoint",
+           "train_one_epoch", "unwrap"]
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -103,8 +108,12 @@ def evaluate(model: nn.Module, loader, device=None, loss_fn=None, amp: bool | No
 
 
 def train_one_epoch(model: nn.Module, loader, optimizer, device, loss_fn=None, amp: bool | None = None,
-                    progress: bool = True, desc: str = "train", scheduler=None) -> tuple[float, float, float]:
+                    progress: bool = True, desc: str = "train", scheduler=None,
+                    on_batch_end=None) -> tuple[float, float, float]:
     """One pass over ``loader`` with an optimizer step (and a ``scheduler`` step, if any) per batch.
+
+    ``on_batch_end(model, loss)`` (optional) is called after every step with the batch's mean loss as a float;
+    the batch's gradients are still in the parameters' ``.grad`` then (e.g. to record gradient norms).
 
     Returns (mean training loss, training accuracy, images per second), measured on the fly while the
     weights change (so slightly worse than an evaluation after the epoch).
@@ -125,6 +134,8 @@ def train_one_epoch(model: nn.Module, loader, optimizer, device, loss_fn=None, a
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if on_batch_end is not None:
+            on_batch_end(model, loss.item())
         sums[0] += loss.detach() * len(y)
         sums[1] += (logits.argmax(1) == y).sum()
         n += len(y)
@@ -168,22 +179,23 @@ def fit(model: nn.Module, train_loader, val_loader, epochs: int = 10, optimizer=
         schedule: str | None = None, device=None, loss_fn=None, seed: int = 0, on_epoch_end=None,
         patience: int | None = None, restore_best: bool = True, checkpoint: str | Path | None = None,
         resume: bool = False, amp: bool | None = None, progress: bool = True,
-        verbose: bool = True) -> dict[str, list[float]]:
+        verbose: bool = True, on_batch_end=None) -> dict[str, list[float]]:
     """Train ``model`` for up to ``epochs`` epochs, validating after each; return the history.
 
     optimizer: any torch optimizer over the model's parameters (default: Adam with ``lr`` over the trainable
     ones); schedule: None (constant learning rate) or "onecycle" (warm up to ``lr``, then anneal to ~0 over
     all epochs, stepped every batch); device: default ``get_device()``; amp: bf16 autocast (default: on for CUDA only);
-    on_epoch_end: ``callable(history)`` after every epoch; patience: early-stopping patience in epochs
+    on_epoch_end: ``callable(history)`` after every epoch; on_batch_end: ``callable(model, loss)`` after every
+    optimizer step (see ``train_one_epoch``); patience: early-stopping patience in epochs
     (None = never stop early); restore_best: with early stopping, end with the best epoch's weights;
     checkpoint / resume: save after every epoch / continue from that file if it exists.
+    Batches: x (B, C, H, W), y (B,) int64 labels. Raises ValueError for epochs or patience < 1 or an unknown
+    schedule; TypeError for a non-integer epochs or patience.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs={epochs!r}, expected a positive int")
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"fit: patience={patience!r}, expected None or a positive int")
-    if schedule not in (None, "onecycle"):
-        raise ValueError(f"fit: schedule={schedule!r}, expected None or 'onecycle'")
+    int_param("fit", "epochs", epochs, 1)
+    if patience is not None:
+        int_param("fit", "patience", patience, 1)
+    one_of("fit", "schedule", schedule, (None, "onecycle"))
     device = torch.device(device) if device is not None else get_device()
     if not isinstance(model, nn.parallel.DistributedDataParallel):
         model.to(device)
@@ -206,10 +218,11 @@ def fit(model: nn.Module, train_loader, val_loader, epochs: int = 10, optimizer=
         if hasattr(train_loader.sampler, "set_epoch"):
             train_loader.sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle every epoch
         train_loss, train_acc, speed = train_one_epoch(model, train_loader, optimizer, device, loss_fn, amp,
-                                                       progress, f"epoch {epoch + 1}/{epochs}", scheduler)
+                                                       progress, f"epoch {epoch + 1}/{epochs}", scheduler,
+                                                       on_batch_end)
         val_loss, val_acc = evaluate(model, val_loader, device, loss_fn, amp)
-        for key, value in zip(HISTORY_KEYS, (epoch + 1, train_loss, train_acc, val_loss, val_acc)):
-            history[key].append(float(value))
+        append_epoch(history, epoch=float(epoch + 1), train_loss=float(train_loss), train_acc=float(train_acc),
+                     val_loss=float(val_loss), val_acc=float(val_acc))
         if verbose and _is_main():
             print(f"epoch {epoch + 1:3d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.4f}  "
                   f"val loss {val_loss:.4f} acc {val_acc:.4f}  ({speed:,.0f} images/s)")
