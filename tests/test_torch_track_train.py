@@ -135,7 +135,7 @@ def test_history_feeds_the_training_dashboard(shapes):
     fit(lenet(shapes), shapes.train, shapes.val, epochs=2, device="cpu", progress=False, verbose=False,
         on_epoch_end=lambda h: states.append(dashboard.make_state(h)))  # the widget's own format check
     assert [len(s.epoch) for s in states] == [1, 2] and len(states[-1].val_acc) == 2
-    fig = dashboard.draw(states[-1])
+    fig = dashboard.draw(states[-1], dashboard.compute(states[-1]))
     assert len(fig.axes) >= 2
 
 
