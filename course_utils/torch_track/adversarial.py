@@ -59,9 +59,25 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, targ
         raise ValueError(f"fgsm: x must be 4-D (N, C, H, W), got shape {tuple(x.shape)}")
     if y.dim() != 1 or len(y) != len(x):
         raise ValueError(f"fgsm: y must have shape ({len(x)},) (one label per image of x), got {tuple(y.shape)}")
+    direction = loss_gradient_sign(model, x, y)
+    return perturb(x, -direction if targeted else direction, eps)
+
+
+def loss_gradient_sign(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``sign(d CE(model(x), y) / dx)``: FGSM's direction, (N, C, H, W) of -1, 0 and +1, detached.
+
+    The pixel-wise direction that raises the mean cross-entropy of labels y (N,) fastest to first order; the
+    model's mode and its parameters' ``.grad`` are left as they are. :func:`fgsm` steps along it; a view that
+    shows many step sizes computes it once and calls :func:`perturb` for each.
+    """
     x_req = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         loss = F.cross_entropy(model(x_req), y)
         (grad,) = torch.autograd.grad(loss, x_req)  # only d loss / d x: the parameters' .grad stay as they are
-    step = -float(eps) if targeted else float(eps)
-    return (x.detach() + step * grad.sign()).clamp(0, 1).detach()
+    return grad.sign().detach()
+
+
+def perturb(x: torch.Tensor, direction: torch.Tensor, eps: float) -> torch.Tensor:
+    """``clamp(x + eps * direction, 0, 1)``, detached: images x (N, C, H, W) (or one (C, H, W)) in [0, 1]
+    moved by ``eps`` along ``direction`` (same shape), back in the valid pixel range."""
+    return (x.detach() + float(eps) * direction).clamp(0, 1).detach()

@@ -69,27 +69,27 @@ class Attack:
         self.curve = functools.lru_cache(maxsize=64)(self._curve)
 
     def _direction(self, n: int) -> np.ndarray:
-        """sign of d loss / d x for image n, (C, H, W) of -1, 0, +1: the step of the course's FGSM
-        (``course_utils.torch_track.adversarial.fgsm``), taken where no clipping can hide it. The image is
-        squeezed into [1/4, 3/4] and the model given it stretched back (the gradient's sign is unchanged), so
-        a step of 1/8 is never clipped: fgsm's output minus its input is 1/8 times the sign."""
+        """FGSM's direction for image n: sign of d loss / d x, (C, H, W) of -1, 0, +1 (computed once per image)."""
         import torch
 
-        from course_utils.torch_track.adversarial import fgsm
+        from course_utils.torch_track.adversarial import loss_gradient_sign
 
         model = self.model
 
-        class Stretched(torch.nn.Module):
+        class Student(torch.nn.Module):  # the student's model, its errors reported as the student's
             def forward(self, z):
-                return student_call("model", model, (z - 0.25) * 2.0)
+                return student_call("model", model, z)
 
-        squeezed = 0.25 + 0.5 * self.x[n:n + 1]
         with torch_single_thread():
-            stepped = fgsm(Stretched(), squeezed, self.y[n:n + 1], 0.125)
-        return torch.sign(stepped - squeezed)[0].numpy()
+            return loss_gradient_sign(Student(), self.x[n:n + 1], self.y[n:n + 1])[0].numpy()
 
     def adversarial(self, n: int, eps: float) -> np.ndarray:
-        return np.clip(self.x[n].numpy() + eps * self.direction(n), 0.0, 1.0)
+        """Image n after FGSM with step ``eps`` (C, H, W) in [0, 1]: the course's ``perturb`` along the direction."""
+        import torch
+
+        from course_utils.torch_track.adversarial import perturb
+
+        return perturb(self.x[n], torch.from_numpy(self.direction(n)), eps).numpy()
 
     def _curve(self, n: int) -> np.ndarray:
         """Class probabilities (len(EPS_GRID), K) of the adversarial image at eps = EPS_GRID * eps_max."""
