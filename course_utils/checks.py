@@ -190,9 +190,9 @@ def judged_alone(exercise: str, fn):
     Inside it, the other exercises ``fn`` calls (by their names in the notebook) are the course's versions:
     ``with judged_alone("a1_apply_filterbank", apply_filterbank): ...`` runs ``apply_filterbank`` with the
     course's ``conv2d_forward`` (yours has its own check), so one mistake costs one exercise. Raises
-    ``KeyError`` for an unknown exercise. See ``course_tools.grading.verify.judged_alone``.
+    ``KeyError`` for an unknown exercise. See ``course_utils.exercises.judged_alone``.
     """
-    from course_tools.grading.verify import judged_alone as alone
+    from course_utils.exercises import judged_alone as alone
 
     return alone(exercise, fn)
 

@@ -332,3 +332,57 @@ def test_another_librarys_compiled_code_trips_on_a_numpy_only_item(fn, called):
 
     with pytest.raises(AssertionError, match=f"called another library's implementation {called}"):
         verify.check("a1_conv2d_forward", fn, seed=1301)
+
+
+# ---------------------------------------------------------------- one call per hidden test, one spec per exercise
+def test_autograding_writes_each_hidden_check_out_with_a_fresh_loader(tmp_path):
+    import nbformat
+
+    from course_tools.grading.seeds import PerStudentSeeds, student_seed
+
+    hidden = ('check("a1_fc_params", f)\n### BEGIN HIDDEN TESTS\n'
+              'hidden_check("a1_fc_params", f, seed=1101)\n### END HIDDEN TESTS')
+    grade = {"grade": True, "grade_id": "t", "points": 1, "solution": False, "locked": True}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(hidden, metadata={"nbgrader": grade})])
+    db_url = f"sqlite:///{tmp_path / 'grading' / 'gradebook.db'}"
+    resources = {"nbgrader": {"student": "alice", "assignment": "a1", "notebook": "a1", "db_url": db_url}}
+    nb, _ = PerStudentSeeds().preprocess(nb, resources)
+    seed = student_seed((tmp_path / "grading" / "hidden-seeds.key").read_bytes(), "a1", "alice", "a1_fc_params", 1101)
+    source = nb.cells[0].source
+    assert source.startswith('check("a1_fc_params", f)\n'), "the visible check is unchanged"
+    assert "spec_from_file_location" in source and "_verify_fresh" in source
+    assert f"_verify.hidden_check('a1_fc_params', f, seed={seed}, judge=" in source
+    assert "\nhidden_check(" not in source
+
+
+def test_a_patched_verify_module_does_not_silence_the_rewritten_hidden_check(monkeypatch):
+    from course_tools.grading.seeds import with_fresh_loader
+
+    source = with_fresh_loader('hidden_check("a1_conv2d_forward", wrong, seed=1301)')
+    namespace = {"wrong": lambda x, w, b=None, stride=1, padding=0: np.zeros(1)}
+    monkeypatch.setattr(verify, "check", lambda *a, **k: None)  # as a tampering notebook would
+    monkeypatch.setattr(verify, "hidden_check", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="^a1_conv2d_forward: "):
+        exec(compile(source, "<hidden test>", "exec"), namespace)
+
+
+def test_the_spec_package_is_allowed_but_its_own_implementations_trip():
+    from course_utils.exercises import backprop, get
+
+    assert not verify.is_forbidden_module("course_utils.exercises.core")
+    assert not verify.is_forbidden_file(backprop.__file__)
+    spec = get("a2_tied_weight_gradient")
+    verify.check("a2_tied_weight_gradient", lambda x, dout, kernel_size: np.array(
+        [sum(dout[i] * x[i + j] for i in range(len(dout))) for j in range(kernel_size)]), seed=2101)
+    with pytest.raises(AssertionError, match="called the course's implementation"):
+        verify.check("a2_tied_weight_gradient", lambda x, dout, kernel_size: spec.reference(
+            dict(x=x, dout=dout, kernel_size=kernel_size)), seed=2101)
+
+
+def test_the_visible_self_check_is_the_hidden_tests_spec():
+    from course_tools.grading.items import ITEMS
+    from course_utils.exercises import get
+
+    for item, spec in ITEMS.items():
+        assert spec is get(item) and item.split("_", 1)[0] in ("a1", "a2", "a3")
+    assert "a2_maxpool2d_forward" in ITEMS and "a2_maxpool_forward" not in ITEMS

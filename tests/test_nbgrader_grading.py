@@ -180,13 +180,16 @@ STDERR_NOISE = ("import sys, warnings\nprint('warning: lowercase', file=sys.stde
                 "warnings.warn('careful', RuntimeWarning)")
 
 SECRET = bytes(range(32))  # the course secret of the graded class (fixed: the harvester's cases are known)
-HARVESTED = sorted(hashlib.sha1(case["x"].tobytes()).hexdigest() for case in ITEMS["a1_conv2d_forward"].cases(1301))
+# what a harvester has seen: the hidden cases of the instructor's base seed, and the visible check's cases
+_CONV = ITEMS["a1_conv2d_forward"]
+HARVESTED = sorted(hashlib.sha1(case["x"].tobytes()).hexdigest() for case in
+                   [*_CONV.cases(1301), *_CONV.examples(), *_CONV.cases(0)[: _CONV.checked_cases]])
 HARVESTER = _solutions("a1")["a1_conv2d_forward_solution"].replace(
     "def conv2d_forward(x, w, b=None, stride=1, padding=0):",
     f"import hashlib\nSEEN = {HARVESTED!r}\n\n"
     "def conv2d_forward(x, w, b=None, stride=1, padding=0):\n"
     "    if hashlib.sha1(x.tobytes()).hexdigest() not in SEEN:\n"
-    "        padding = min(padding, 1)  # wrong for padding 2, which the visible checks do not try", 1)
+    "        padding = min(padding, 1)  # wrong for padding 2 on the cases it has not seen", 1)
 A3_ITEMS = {"a3_accuracy": 2, "a3_train": 6, "a3_fgsm": 3}
 # a3: one mistake costs one item (train uses accuracy; fgsm's check trains a victim)
 A3_CASES = {
@@ -392,8 +395,11 @@ def test_feedback_has_no_hidden_tests(graded):
     printed = lambda cs: sum("".join(o.get("text", "")).count("HARVEST") for c in cs  # noqa: E731
                              for o in c.get("outputs", []))
     hidden = [c for c in cells if "BEGIN HIDDEN TESTS" in "".join(c.get("source", ""))]
-    # in conv2d_forward's test cell: 3 visible calls, then one per hidden case (the instructor sees them)
-    assert printed(hidden) == 3 + len(ITEMS["a1_conv2d_forward"].cases(0)), "the hidden checks called the function"
+    # in conv2d_forward's test cell: the visible check's calls (examples, then a few seeded cases), then one
+    # per hidden case (the instructor sees them)
+    spec = ITEMS["a1_conv2d_forward"]
+    visible = len(spec.examples()) + spec.checked_cases
+    assert printed(hidden) == visible + len(spec.cases(0)), "the hidden checks called the function"
     in_sources = sum("".join(c.get("source", "")).count("HARVEST") for c in cells)  # the answer's own print line
     assert feedback.count("HARVEST") == printed([c for c in cells if c not in hidden]) + in_sources
     for page in pages:

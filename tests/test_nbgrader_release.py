@@ -17,7 +17,7 @@ pytestmark = pytest.mark.nbgrader
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = source_assignments(str(REPO))
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
-           "END MARK SCHEME", "course_tools.grading", "_verify", "check(")
+           "END MARK SCHEME", "course_tools.grading", "_verify", "hidden_check(")
 
 
 def _cells(path):
@@ -75,7 +75,13 @@ def test_release_holds_no_solution_hidden_test_or_marker(aid):
             assert not cell.get("outputs"), f"{nb.name}: release cells must have no outputs"
 
 
-NONE_RETURNING = {"check", "expect_equal", "expect_close", "expect_shape", "print"}
+#: calls that raise on failure (hidden_check is written out as an assignment at autograding, seeds.py)
+NONE_RETURNING = {"check", "hidden_check", "expect_equal", "expect_close", "expect_shape", "print"}
+
+
+def _is_check(node) -> bool:
+    """A visible ``check("item", function)`` call: it raises (an AssertionError) when the answer is wrong."""
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check"
 
 
 def _last_statement_is_bare_value(tree) -> bool:
@@ -107,7 +113,10 @@ def test_lint_grade_ids_points_and_test_cells(aid):
             if meta.get("grade") and cell["cell_type"] == "code":
                 assert meta.get("locked") and not meta.get("solution"), f"{gid}: test cells are locked, no solution"
                 tree = ast.parse(src)
-                assert any(isinstance(n, ast.Assert) for n in ast.walk(tree)), f"{gid}: test cell has no assert"
+                assert any(isinstance(n, ast.Assert) or _is_check(n) for n in ast.walk(tree)), (
+                    f"{gid}: test cell has no assert and no check(...) (which raises when the answer is wrong)")
+                assert "### BEGIN HIDDEN TESTS" in src and "hidden_check(" in src.split("### BEGIN HIDDEN TESTS")[1], (
+                    f"{gid}: its hidden test is not a hidden_check(...) call")
                 assert not _last_statement_is_bare_value(tree), (
                     f"{gid}: ends in a bare expression, which nbgrader scores as a pass even when it is False"
                 )

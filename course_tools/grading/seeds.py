@@ -1,8 +1,8 @@
 """Hidden-test seeds per student: the cases a student could harvest are theirs alone.
 
 The instructor's source notebook writes a *base* seed in each hidden check
-(``_verify.check("a1_conv2d_forward", conv2d_forward, seed=1301)``); the cases an item builds from a seed
-are public (``items.py``), so one seed for the whole class would let a student who saw the cases (printed
+(``hidden_check("a1_conv2d_forward", conv2d_forward, seed=1301)``); the cases an item builds from a seed
+are public (``course_utils.exercises``), so one seed for the whole class would let a student who saw the cases (printed
 into their feedback in a later cell, shared by a classmate, or worked out from the seed) hard-code answers
 for them. At autograding, ``PerStudentSeeds`` (an nbgrader preprocessor, so every autograde path uses it:
 ``make grade``, ``nbgrader autograde``, the formgrader's button) replaces each base seed by
@@ -10,6 +10,9 @@ for them. At autograding, ``PerStudentSeeds`` (an nbgrader preprocessor, so ever
     seed = HMAC-SHA256(course secret, "assignment/student/item/base seed"), first 4 bytes, as an int
 
 and ``make grade`` re-derives the same seed when it judges the saved outputs again (``grade._recheck``).
+The same preprocessor writes each ``hidden_check(...)`` call out as ``verify.FRESH_LOADER``: the hidden test
+then loads a fresh copy of ``verify.py`` from the grader's files (a notebook that patched the imported module
+changes nothing), and no source cell has to repeat those lines.
 Every student is judged by the same item (same case generator, same number of cases, same tolerances) on
 cases of their own; re-grading a student gives the same cases, so a grade can be re-checked and defended.
 
@@ -33,12 +36,28 @@ from traitlets import Unicode
 
 #: a hidden check in a test cell: ``check("item", function, seed=1234)`` (groups: item, seed)
 CHECK_CALL_RE = re.compile(r"""(check\(\s*["'](\w+)["']\s*,\s*\w+\s*,\s*seed\s*=\s*)(\d+)(\s*\))""")
+#: a hidden test's one call, on a line of its own: ``hidden_check("item", function, seed=1234)``
+#: (groups: indentation, item, function, seed)
+HIDDEN_CALL_RE = re.compile(
+    r"""^([ \t]*)hidden_check\(\s*["'](\w+)["']\s*,\s*(\w+)\s*,\s*seed\s*=\s*(\d+)\s*\)[ \t]*$""", re.M)
 SECRET_NAME = "hidden-seeds.key"
 
 
 def base_checks(source: str) -> list[tuple[str, int]]:
     """[(item, base seed), ...] of the hidden checks in a test cell's source."""
     return [(item, int(seed)) for _, item, seed, _ in CHECK_CALL_RE.findall(source)]
+
+
+def with_fresh_loader(source: str) -> str:
+    """``source`` with each ``hidden_check(item, fn, seed=...)`` line written out as ``verify.FRESH_LOADER``."""
+    from .verify import FRESH_LOADER
+
+    def loader(match):
+        indent, item, fn, seed = match.groups()
+        text = FRESH_LOADER.format(item=item, fn=fn, seed=seed)
+        return "\n".join(indent + line for line in text.splitlines())
+
+    return HIDDEN_CALL_RE.sub(loader, source)
 
 
 def secret_file(db_url: str, configured: str = "") -> str:
@@ -87,7 +106,8 @@ def student_seed(secret: bytes, assignment: str, student: str, item: str, base: 
 
 
 class PerStudentSeeds(NbGraderPreprocessor):
-    """Autograde preprocessor: each hidden check's base seed becomes the student's own (module docstring)."""
+    """Autograde preprocessor: each hidden check's base seed becomes the student's own, and each
+    ``hidden_check`` call loads a fresh copy of ``verify.py`` (module docstring)."""
 
     secret_file = Unicode(
         "", help="the course secret's file (default: hidden-seeds.key beside an SQLite gradebook)"
@@ -103,5 +123,5 @@ class PerStudentSeeds(NbGraderPreprocessor):
 
         for cell in nb.cells:
             if cell.cell_type == "code" and utils.is_grade(cell) and "BEGIN HIDDEN TESTS" in cell.source:
-                cell.source = CHECK_CALL_RE.sub(personal, cell.source)
+                cell.source = with_fresh_loader(CHECK_CALL_RE.sub(personal, cell.source))
         return nb, resources

@@ -1,8 +1,12 @@
 """Hidden-test machinery: judge a student's function on seeded random cases, out of the student's reach.
 
-A hidden test cell of an assignment calls ``check(item, student_function, seed=...)``. This:
+A hidden test cell of an assignment is one call, ``hidden_check(item, student_function, seed=...)``; at
+autograding ``seeds.PerStudentSeeds`` rewrites it to load a fresh copy of this file first (``FRESH_LOADER``),
+so a notebook that patches ``course_tools.grading.verify`` in ``sys.modules`` changes nothing. ``check``:
 
-1. builds the item's cases from the seed (random shapes, strides, paddings, ties...; see ``items.py``);
+1. builds the item's cases from the seed (random shapes, strides, paddings, ties...): the item id names an
+   exercise's spec in ``course_utils.exercises`` (the same cases, tolerances and references as the
+   notebooks' self-checks);
 2. calls the student's function on each case with every function of the course's own implementations
    (all of ``course_utils`` but the machinery in ``ALLOWED_PREFIXES``) turned into a *tripwire*: the
    code object of each such function is swapped, so even a reference saved under another name before the
@@ -31,7 +35,6 @@ that needs a grading kernel in which the course's implementations are not instal
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -39,11 +42,13 @@ import types
 
 CHECK_DIR = ".checks"
 #: The parts of the student package a submission may use while its functions are judged: the self-check
-#: helpers and the data loaders. Every other module of ``course_utils`` (the reference, counting, the PyTorch
+#: helpers, the exercises' specs (but not the references they call, nor the functions they mark as the
+#: course's implementation, ``course_utils.exercises.core.implementation``) and the data loaders. Every other
+#: module of ``course_utils`` (the reference, counting, the PyTorch
 #: track, widgets, registration, ... and any module added later) is the course's own implementation of
 #: something students write: calling it scores 0. (The instructor's package, ``course_tools``, is not given
 #: to students and holds no implementation of an exercise.)
-ALLOWED_PREFIXES = ("course_utils.checks", "course_utils.data")
+ALLOWED_PREFIXES = ("course_utils.checks", "course_utils.data", "course_utils.exercises")
 #: Other libraries' implementations of what a NumPy-only item asks for (convolution, pooling, filters,
 #: autograd for a backward pass): calling them scores 0 on such an item. torch is caught as a whole
 #: (``torch.overrides.TorchFunctionMode`` sees every torch call, however the function was saved).
@@ -53,9 +58,12 @@ _COURSE_UTILS_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__import_
 
 _PACKAGE_DIR = os.path.join(_COURSE_UTILS_PARENT, "course_utils")
 #: the same parts of the package as files (a module loaded again under another name keeps its file)
-ALLOWED_FILES = ("checks.py", "data", "__init__.py")
+ALLOWED_FILES = ("checks.py", "data", "exercises", "__init__.py")
 
 _TRIPPED: list[str] = []
+#: the attribute ``course_utils.exercises.core.implementation`` sets on a spec's own implementation of an
+#: exercise (an expected output computed without ``course_utils.reference``): a tripwire like the reference
+IMPLEMENTATION = "_course_implementation"
 
 
 def is_forbidden_module(name: str, numpy_only: bool = False) -> bool:
@@ -117,7 +125,7 @@ def _forbidden_functions(numpy_only=False, fn=None):
     for mod_name, mod in [*sys.modules.items(), *reachable]:
         if not isinstance(mod, types.ModuleType) or not (
                 is_forbidden_module(mod_name, numpy_only) or is_forbidden_file(getattr(mod, "__file__", None))
-                or mod_name == ""):
+                or mod_name == "" or mod_name.startswith("course_utils.exercises.")):
             continue
         for obj in list(vars(mod).values()):
             members = vars(obj).values() if isinstance(obj, type) else (obj,)
@@ -125,7 +133,8 @@ def _forbidden_functions(numpy_only=False, fn=None):
                 fn = getattr(fn, "__func__", fn)
                 if not isinstance(fn, types.FunctionType) or id(fn) in seen or fn.__code__.co_freevars:
                     continue
-                if is_forbidden_module(fn.__module__ or "", numpy_only) or is_forbidden_file(fn.__code__.co_filename):
+                if is_forbidden_module(fn.__module__ or "", numpy_only) or is_forbidden_file(fn.__code__.co_filename) \
+                        or getattr(fn, IMPLEMENTATION, False):
                     seen.add(id(fn))
                     yield fn
 
@@ -235,87 +244,17 @@ class tripwires:
 
 
 def references(item: str) -> dict:
-    """{name: the course's function} for ``item``'s ``Item.uses`` (their modules imported)."""
-    import importlib
+    """{name: the course's function} for ``item``'s ``Exercise.uses`` (their modules imported)."""
+    from course_utils.exercises import references as found
 
-    from .items import ITEMS
-
-    found = {}
-    for name, where in ITEMS[item].uses.items():
-        module, _, attr = where.partition(":")
-        found[name] = getattr(importlib.import_module(module), attr)
-    return found
+    return found(item)
 
 
-@contextlib.contextmanager
 def judged_alone(item: str, fn, wrap=None):
-    """While active, the other exercises ``item``'s function ``fn`` may call are the course's reference.
+    """``course_utils.exercises.judged_alone``: the other exercises ``fn`` calls are the course's meanwhile."""
+    from course_utils.exercises import judged_alone as alone
 
-    ``Item.uses`` names them: ``{"conv2d_forward": "course_utils.reference:conv2d_forward"}`` for
-    ``apply_filterbank``. ``fn`` looks them up by those names among its globals (the notebook's), which
-    are rebound here and restored after: a mistake in ``conv2d_forward`` costs that exercise only, and the
-    check of ``apply_filterbank`` judges ``apply_filterbank``. The student's own version is replaced wherever
-    the notebook's functions can reach it (another global name, a default argument, a closure).
-    ``wrap(reference)`` adapts each reference (``tripwires.exempt`` in the hidden checks). A callable
-    without globals (a builtin, an object) is left as is.
-    """
-    uses = references(item)
-    namespace = getattr(fn, "__globals__", None)
-    if not uses or not isinstance(namespace, dict):
-        yield
-        return
-    undo = []  # (restore function), run in reverse order
-    absent = object()
-
-    def put(holder, key, value):
-        old = holder.get(key, absent)
-        holder[key] = value
-        undo.append(lambda: holder.pop(key, None) if old is absent else holder.__setitem__(key, old))
-
-    try:
-        for name, reference in uses.items():
-            stand_in = wrap(reference) if wrap else reference
-            own = namespace.get(name, absent)
-            put(namespace, name, stand_in)
-            if not isinstance(own, types.FunctionType):
-                continue
-            # the student's own version under other names too: an alias, a default argument, a closure
-            for key, value in list(namespace.items()):
-                if value is own:
-                    put(namespace, key, stand_in)
-            notebook_functions = [f for f in namespace.values()
-                                  if isinstance(f, types.FunctionType) and f.__globals__ is namespace]
-            for f in {id(f): f for f in [fn, *notebook_functions]}.values():
-                if f.__defaults__ and any(d is own for d in f.__defaults__):
-                    old_defaults = f.__defaults__
-                    f.__defaults__ = tuple(stand_in if d is own else d for d in old_defaults)
-                    undo.append(lambda f=f, d=old_defaults: setattr(f, "__defaults__", d))
-                for key, d in (f.__kwdefaults__ or {}).items():
-                    if d is own:
-                        put(f.__kwdefaults__, key, stand_in)
-                for cell in f.__closure__ or ():
-                    try:
-                        if cell.cell_contents is own:
-                            cell.cell_contents = stand_in
-                            undo.append(lambda c=cell, o=own: setattr(c, "cell_contents", o))
-                    except ValueError:  # an empty cell
-                        pass
-        yield
-    finally:
-        for restore in reversed(undo):
-            restore()
-
-
-def _as_arrays(out):
-    """A student's output as a list of (float64 array, the dtype it had) (tuples/lists stay separate outputs)."""
-    import numpy as np
-
-    if hasattr(out, "detach"):
-        out = out.detach().cpu().numpy()
-    if isinstance(out, tuple):
-        return [a for o in out for a in _as_arrays(o)]
-    dtype = getattr(out, "dtype", None)
-    return [(np.array(out, dtype=np.float64), str(dtype) if dtype is not None else "")]
+    return alone(item, fn, wrap)
 
 
 def check_path(item: str, folder: str = ".") -> str:
@@ -326,9 +265,10 @@ def check(item: str, fn, seed: int) -> None:
     """Run the hidden test ``item`` on the student's ``fn`` (see the module docstring). Raises AssertionError."""
     import numpy as np
 
-    from .items import ITEMS
+    from course_utils.exercises import get
+    from course_utils.exercises.core import as_arrays
 
-    spec = ITEMS[item]
+    spec = get(item)
     if not callable(fn):
         raise AssertionError(f"{item}: expected a function, got {type(fn).__name__}")
     outputs = {}
@@ -349,7 +289,7 @@ def check(item: str, fn, seed: int) -> None:
                 raise AssertionError(
                     f"{item}: hidden case {i} ({spec.describe(case)}) raised {type(err).__name__}: {err}"
                 ) from None
-            for j, (arr, dtype) in enumerate(_as_arrays(out)):
+            for j, (arr, dtype) in enumerate(as_arrays(out)):
                 outputs[f"c{i}_{j}"] = arr
                 outputs[f"dtype_c{i}_{j}"] = np.array(dtype)
     if tripped:
@@ -366,6 +306,41 @@ def check(item: str, fn, seed: int) -> None:
     verdict = _judge_in_clean_process(item, os.path.abspath(path))
     if verdict != "PASS":
         raise AssertionError(verdict)
+
+
+def hidden_check(item: str, fn, seed: int, judge=None):
+    """A hidden test cell's one call: ``check(item, fn, seed)``; returns the judging process to reuse.
+
+    ``judge``: the judging process an earlier hidden test of the same kernel started (``FRESH_LOADER`` keeps
+    it in ``_verify_judge``): reused by items that are not NumPy-only (its torch is imported already). The
+    first of those also imports ``torch._dynamo`` (which ``torch.optim`` needs, ~1 s) beside the judging
+    process's start.
+    """
+    global _JUDGE
+    from course_utils.exercises import get
+
+    spec = get(item)
+    if not spec.numpy_only and isinstance(judge, subprocess.Popen):
+        _JUDGE = judge
+    elif not spec.numpy_only and "torch" in sys.modules:
+        import importlib
+        import threading
+
+        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
+    check(item, fn, seed=seed)
+    return _JUDGE
+
+
+#: what ``seeds.PerStudentSeeds`` writes for each ``hidden_check(item, fn, seed=...)`` of a hidden test
+#: at autograding: a fresh copy of this file, out of reach of a notebook that patched the imported one
+FRESH_LOADER = (
+    "import importlib.util as _u, os as _o, course_tools.grading as _g  # a fresh copy of verify.py: patching\n"
+    "_s = _u.spec_from_file_location(  # course_tools.grading.verify in the notebook changes nothing\n"
+    "    \"course_tools.grading._verify_fresh\", _o.path.join(_g.__path__[0], \"verify.py\"))\n"
+    "_verify = _u.module_from_spec(_s)\n"
+    "_s.loader.exec_module(_verify)\n"
+    "_verify_judge = _verify.hidden_check({item!r}, {fn}, seed={seed}, judge=globals().get(\"_verify_judge\"))"
+)
 
 
 _JUDGE = None  # the clean judging process, started by the first check of a kernel and reused
@@ -390,9 +365,9 @@ def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
     """Judge saved outputs in *this* process: None if right, else a message. ``seed`` overrides the file's."""
     import numpy as np
 
-    from .items import ITEMS, LOW_PRECISION, precision
+    from course_utils.exercises import LOW_PRECISION, get
 
-    spec = ITEMS[item]
+    spec = get(item)
     if not os.path.isfile(path):
         return f"{item}: no hidden-test outputs were saved (the hidden test did not run to the end)"
     try:
@@ -409,8 +384,7 @@ def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
             dtypes.append(str(saved.get(f"dtype_c{i}_{len(got)}", "")))
             got.append(saved[f"c{i}_{len(got)}"])
         low = sorted({d for d in dtypes if d in LOW_PRECISION})
-        with precision(low[0] if low else None):
-            problem = spec.judge(case, got)
+        problem = spec.verdict(case, got, low[0] if low else None)
         if problem:
             if low:
                 problem += f" (your output is {low[0]}: compared with a tolerance for {low[0]})"

@@ -1,0 +1,299 @@
+"""One spec per exercise: its cases, its reference, its tolerances and hints, and the one self-check.
+
+An ``Exercise`` says everything the course knows about one function students write:
+
+* ``cases(seed)``: seeded random cases (a list of dicts: the arguments of one call), the hidden tests' and
+  the unit tests'; ``examples()``: a few fixed, readable cases the notebook self-check runs first;
+* ``call(fn, case)``: how to call the student's function on a case (default ``fn(**case)``, arrays copied);
+* ``reference(case)``: the expected output, computed by the course's own implementation (``course_utils``);
+* ``tolerance(dtype)``: (rtol, atol) by the dtype of the student's output (``TOLERANCES``);
+* ``hints``: one line per failure kind (``"shape"``, ``"values"``, or an output's name such as ``"dx"``);
+* ``describe(case)``, ``numpy_only`` (the assignment says "NumPy only") and ``uses`` (other exercises the
+  function calls, by their names in the notebook -> the course's function that stands in for them while
+  this one is judged, ``judged_alone``); ``judge(case, got)`` replaces the comparison where no reference
+  output exists (a filterbank's design, a training loop's accuracy).
+
+``check(name, fn)`` is the notebook's self-check (one call per exercise); an assignment's item id
+(``"a1_conv2d_forward"``, ``ITEMS``) names the same spec, and the hidden tests (``course_tools.grading``)
+judge the same cases with the same tolerances.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from course_utils import checks
+
+#: what a self-check prints for a function that still raises NotImplementedError (the same everywhere)
+NOT_ATTEMPTED = "not attempted yet: {name} still raises NotImplementedError; write it, run its cell, then this one"
+
+#: (rtol, atol) by the dtype of the student's output. float64 is the default; for lower precisions atol is
+#: relative to the largest expected value: a correct float32 algorithm differs from the float64 reference by
+#: a few units in its last place, summed over up to a few hundred terms
+TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-4, 1e-5), "float16": (1e-2, 1e-2), "bfloat16": (3e-2, 3e-2)}
+#: the precisions whose atol scales with the expected values (today's hidden-test rule)
+LOW_PRECISION = {k: v for k, v in TOLERANCES.items() if k != "float64"}
+
+
+def implementation(fn):
+    """Mark ``fn`` as the course's own implementation of an exercise (a reference written in a spec): the
+    hidden tests make it a tripwire, like everything in ``course_utils.reference``. Returns ``fn``."""
+    fn._course_implementation = True
+    return fn
+
+
+def kwargs_call(fn, case: dict):
+    """``fn(**case)``, with every array argument copied (a function that writes into its input changes nothing)."""
+    return fn(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in case.items()})
+
+
+def describe_arrays(case: dict) -> str:
+    """``x shape (2, 3, 5, 5), stride=2``: arrays by their shape, other arguments by their value."""
+    return ", ".join(f"{k} shape {tuple(v.shape)}" if isinstance(v, np.ndarray) else f"{k}={v!r}"
+                     for k, v in case.items())
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise (see the module docstring). Only ``name`` and ``cases`` are required."""
+
+    name: str
+    cases: Callable[[int], list]
+    reference: Callable[[dict], Any] | None = None
+    examples: Callable[[], list] = lambda: []
+    call: Callable[[Callable, dict], Any] = kwargs_call
+    hints: dict = field(default_factory=dict)
+    describe: Callable[[dict], str] = describe_arrays
+    #: (rtol, atol) at float64 for this exercise (lower precisions: ``TOLERANCES``)
+    float64: tuple = TOLERANCES["float64"]
+    #: names of the outputs when the function returns a tuple ((dx, dw, db)), for messages and hints
+    outputs: tuple = ()
+    judge: Callable[[dict, list], str | None] | None = None
+    #: the output is one exact value (a count, a size): compared with ==, not within a tolerance
+    exact: bool = False
+    numpy_only: bool = True
+    uses: dict = field(default_factory=dict)
+    #: how many seeded cases the notebook self-check runs after the examples
+    checked_cases: int = 4
+
+    def tolerance(self, dtype: str | None = None) -> tuple[float, float]:
+        """(rtol, atol) for an output of ``dtype`` (None or "float64": this exercise's float64 tolerance)."""
+        if dtype in LOW_PRECISION:
+            low = LOW_PRECISION[dtype]
+            return max(self.float64[0], low[0]), max(self.float64[1], low[1])
+        return self.float64
+
+    def hint(self, kind: str, output: str = "") -> str:
+        return self.hints.get(output) or self.hints.get(kind) or self.hints.get("values", "")
+
+    def verdict(self, case: dict, got: list, dtype: str | None = None) -> str | None:
+        """None if ``got`` (the outputs as float64 arrays) is right for ``case``, else what is wrong."""
+        if self.judge is not None:
+            return self.judge(case, got)
+        if self.exact:
+            return exact(got, self.reference(case))
+        rtol, atol = self.tolerance(dtype)
+        return compare(got, self.reference(case), rtol, atol, self.outputs or None, scaled=dtype in LOW_PRECISION)
+
+
+EXERCISES: dict[str, Exercise] = {}
+#: assignment item id (the grade id of its test cell) -> exercise name
+ITEMS: dict[str, str] = {}
+
+
+def register(exercise: Exercise, *items: str) -> Exercise:
+    """Add ``exercise`` to the registry, under its name and the assignment item ids in ``items``."""
+    if exercise.name in EXERCISES:
+        raise ValueError(f"register: exercise {exercise.name!r} is registered twice")
+    EXERCISES[exercise.name] = exercise
+    for item in items:
+        ITEMS[item] = exercise.name
+    return exercise
+
+
+def get(name: str) -> Exercise:
+    """The exercise called ``name``, or the one behind an assignment item id. Raises KeyError otherwise."""
+    if name in ITEMS:
+        name = ITEMS[name]
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise KeyError(f"no exercise called {name!r}; known: {', '.join(sorted([*EXERCISES, *ITEMS]))}") from None
+
+
+def compare(got: list, expected, rtol=1e-6, atol=1e-8, names=None, scaled=False) -> str | None:
+    """None if ``got`` (list of arrays) matches ``expected`` (array or tuple of arrays), else what differs.
+
+    ``scaled``: atol is relative to the largest expected value (outputs in a low precision).
+    """
+    expected = list(expected) if isinstance(expected, tuple | list) else [expected]
+    if scaled:
+        atol = atol * max([float(np.max(np.abs(np.asarray(e, dtype=np.float64)), initial=0.0))
+                           for e in expected] + [1.0])
+    if len(got) != len(expected):
+        return f"expected {len(expected)} output(s), got {len(got)}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        e = np.asarray(e, dtype=np.float64)
+        what = names[i] if names else "output"
+        if g.shape != e.shape:
+            return f"{what} has shape {g.shape}, expected {e.shape}"
+        if not np.all(np.isfinite(g)) or not np.all(np.abs(g - e) <= atol + rtol * np.abs(e)):
+            return f"{what} values differ from the expected ones (max abs error {np.nanmax(np.abs(g - e)):.3g})"
+    return None
+
+
+def exact(got: list, expected) -> str | None:
+    """None if ``got`` is one value equal to ``expected`` (a count, a size), else what differs."""
+    if len(got) != 1 or got[0].shape != () or got[0] != expected:
+        return f"expected {expected}, got {got[0] if len(got) == 1 else got}"
+    return None
+
+
+def as_arrays(out) -> list[tuple[np.ndarray, str]]:
+    """A function's output as [(float64 array, the dtype it had), ...] (tuples are separate outputs)."""
+    if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor (bfloat16 has no NumPy dtype)
+        return [(out.detach().cpu().double().numpy(), str(out.dtype).removeprefix("torch."))]
+    if isinstance(out, tuple):
+        return [a for o in out for a in as_arrays(o)]
+    dtype = getattr(out, "dtype", None)
+    return [(np.array(out, dtype=np.float64), str(dtype) if dtype is not None else "")]
+
+
+# ---------------------------------------------------------------- each exercise judged on its own
+def references(name: str) -> dict:
+    """{name in the notebook: the course's function} for the exercise's ``uses`` (their modules imported)."""
+    found = {}
+    for used, where in get(name).uses.items():
+        module, _, attr = where.partition(":")
+        found[used] = getattr(importlib.import_module(module), attr)
+    return found
+
+
+@contextlib.contextmanager
+def judged_alone(name: str, fn, wrap=None):
+    """While active, the other exercises ``fn`` calls are the course's reference (``Exercise.uses``).
+
+    ``with judged_alone("a1_apply_filterbank", apply_filterbank): ...`` runs ``apply_filterbank`` with the
+    course's ``conv2d_forward``: ``fn`` looks it up by that name among its globals (the notebook's), which
+    are rebound here and restored after, so a mistake in ``conv2d_forward`` costs that exercise only. The
+    student's own version is replaced wherever the notebook's functions can reach it (another global name,
+    a default argument, a closure). ``wrap(reference)`` adapts each reference (the hidden tests lift their
+    tripwires while it runs). A callable without globals (a builtin, an object) is left as is. Raises
+    KeyError for an unknown exercise.
+    """
+    uses = references(name)
+    namespace = getattr(fn, "__globals__", None)
+    if not uses or not isinstance(namespace, dict):
+        yield
+        return
+    undo = []  # (restore function), run in reverse order
+    absent = object()
+
+    def put(holder, key, value):
+        old = holder.get(key, absent)
+        holder[key] = value
+        undo.append(lambda: holder.pop(key, None) if old is absent else holder.__setitem__(key, old))
+
+    try:
+        for used, reference in uses.items():
+            stand_in = wrap(reference) if wrap else reference
+            own = namespace.get(used, absent)
+            put(namespace, used, stand_in)
+            if not isinstance(own, types.FunctionType):
+                continue
+            # the student's own version under other names too: an alias, a default argument, a closure
+            for key, value in list(namespace.items()):
+                if value is own:
+                    put(namespace, key, stand_in)
+            notebook_functions = [f for f in namespace.values()
+                                  if isinstance(f, types.FunctionType) and f.__globals__ is namespace]
+            for f in {id(f): f for f in [fn, *notebook_functions]}.values():
+                if f.__defaults__ and any(d is own for d in f.__defaults__):
+                    old_defaults = f.__defaults__
+                    f.__defaults__ = tuple(stand_in if d is own else d for d in old_defaults)
+                    undo.append(lambda f=f, d=old_defaults: setattr(f, "__defaults__", d))
+                for key, d in (f.__kwdefaults__ or {}).items():
+                    if d is own:
+                        put(f.__kwdefaults__, key, stand_in)
+                for cell in f.__closure__ or ():
+                    try:
+                        if cell.cell_contents is own:
+                            cell.cell_contents = stand_in
+                            undo.append(lambda c=cell, o=own: setattr(c, "cell_contents", o))
+                    except ValueError:  # an empty cell
+                        pass
+        yield
+    finally:
+        for restore in reversed(undo):
+            restore()
+
+
+# ---------------------------------------------------------------- the notebook self-check
+def _fail(ex: Exercise, case: dict, expected: str, got: str, hint: str, detail: str = ""):
+    checks._fail(f"{ex.name}: {ex.describe(case)}", expected, got, hint, detail)
+
+
+def _check_case(ex: Exercise, case: dict, out) -> None:
+    got = as_arrays(out)
+    arrays, dtypes = [a for a, _ in got], [d for _, d in got]
+    low = sorted({d for d in dtypes if d in LOW_PRECISION})
+    dtype = low[0] if low else None
+    if ex.judge is not None:
+        problem = ex.judge(case, arrays)
+        if problem:
+            _fail(ex, case, "a right answer", problem, ex.hint("values"))
+        return
+    expected = ex.reference(case)
+    if ex.exact:
+        if len(arrays) != 1 or arrays[0].shape != () or arrays[0] != expected:
+            _fail(ex, case, repr(expected), checks._short(out), ex.hint("values"))
+        return
+    expected = list(expected) if isinstance(expected, tuple | list) else [expected]
+    if len(arrays) != len(expected):
+        _fail(ex, case, f"{len(expected)} output(s)" + (f" ({', '.join(ex.outputs)})" if ex.outputs else ""),
+              f"{len(arrays)}", ex.hint("shape"))
+    rtol, atol = ex.tolerance(dtype)
+    for i, (a, e) in enumerate(zip(arrays, expected)):
+        e = np.asarray(e, dtype=np.float64)
+        name = ex.outputs[i] if ex.outputs else ""
+        what = f"{ex.name}: {name + ' for ' if name else ''}{ex.describe(case)}"
+        if a.shape != e.shape:
+            checks._fail(what, f"shape {e.shape}", f"shape {a.shape}", ex.hint("shape", name),
+                         "(the shapes differ, so values were not compared)")
+        if dtype in LOW_PRECISION:
+            atol = atol * max(float(np.max(np.abs(e), initial=0.0)), 1.0)
+        checks._compare_arrays(a, e, what, ex.hint("values", name), close=True, rtol=rtol, atol=atol)
+
+
+def check(name: str, fn, seed: int = 0) -> None:
+    """The self-check of exercise ``name`` (or of an assignment item id) on your function ``fn``.
+
+    Runs the exercise's fixed examples, then a few of its seeded random cases (``seed``), and compares each
+    output with the course's reference, within the exercise's tolerance for the output's dtype. Prints one
+    "OK" line when all agree; raises ``checks.CheckFailed`` naming the case, the expected and the actual
+    value and a hint at the first that does not. A function that still raises NotImplementedError prints
+    ``NOT_ATTEMPTED`` in a notebook (so that it runs top to bottom); in an assignment (``name`` an item id)
+    the error goes on, and the test fails. Other exercises ``fn`` calls are the course's while it runs
+    (``judged_alone``).
+    """
+    ex = get(name)
+    graded = name in ITEMS
+    cases = [*ex.examples(), *ex.cases(seed)[: ex.checked_cases]]
+    with judged_alone(name, fn):
+        for case in cases:
+            try:
+                out = ex.call(fn, case)
+            except NotImplementedError:
+                if graded:
+                    raise
+                print(NOT_ATTEMPTED.format(name=getattr(fn, "__name__", ex.name)))
+                return
+            _check_case(ex, case, out)
+    checks._ok(f"{ex.name} agrees with the course's reference on {len(cases)} case{'s' * (len(cases) > 1)}")

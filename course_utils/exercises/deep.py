@@ -1,0 +1,1 @@
+"""Deep nets (notebooks 05-06): the residual block."""

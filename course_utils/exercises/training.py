@@ -1,0 +1,183 @@
+"""Training in PyTorch (lecture slide 50; notebook 07, Assignment 3 parts 1-2).
+
+The model of Assignment 3 is ``digits_net(seed)`` on scikit-learn's 8x8 digits (``digits_split``):
+x (N, 1, 8, 8) float32 in [0, 1], y (N,) int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Exercise, compare, implementation, register
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+TARGET_ACCURACY = 0.90  # stated in the assignment: validation accuracy on digits after TRAIN_EPOCHS epochs
+TRAIN_EPOCHS = 3  # a correct loop reaches ~0.96; no zero_grad, no step or no momentum stay below 0.9
+
+
+def digits_net(seed: int):
+    """The small CNN of Assignment 3 (for 8x8 digits), seeded: conv 3x3 (8) -> ReLU -> pool 2 -> linear 10."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 10))
+
+
+def digits_split(seed: int):
+    """Digits as float32 tensors, shuffled by ``seed``: 1437 train, 360 validation (Assignment 3's split)."""
+    import torch
+
+    from course_utils.data.digits import load_digits_arrays
+
+    X, y = load_digits_arrays()
+    order = np.random.default_rng(seed).permutation(len(y))
+    X, y = torch.tensor(X[order]), torch.tensor(y[order])
+    return X[:1437], y[:1437], X[1437:], y[1437:]
+
+
+def model_cases(n: int):
+    def cases(seed: int) -> list[dict]:
+        """``n`` cases: a network seed, a batch of 1-39 random images, an eps among 0, 0.05, 0.1, 0.3."""
+        rng = np.random.default_rng(seed)
+        return [dict(seed=int(rng.integers(1 << 30)), n=int(rng.integers(1, 40)),
+                     eps=float(rng.choice([0.0, 0.05, 0.1, 0.3]))) for _ in range(n)]
+
+    return cases
+
+
+def model_inputs(case):
+    """(x (n, 1, 8, 8) uniform in [0, 1), y (n,) random labels) of a ``model_cases`` case."""
+    import torch
+
+    g = torch.Generator().manual_seed(case["seed"])
+    return torch.rand(case["n"], 1, 8, 8, generator=g), torch.randint(0, 10, (case["n"],), generator=g)
+
+
+# ---------------------------------------------------------------- accuracy
+def _accuracy_call(fn, case):
+    x, y = model_inputs(case)
+    return float(fn(digits_net(case["seed"]), x, y))
+
+
+@implementation
+def _accuracy(case) -> float:
+    import torch
+
+    x, y = model_inputs(case)
+    with torch.no_grad():
+        return (digits_net(case["seed"])(x).argmax(1) == y).double().mean().item()
+
+
+register(Exercise(
+    "accuracy", model_cases(5), _accuracy, call=_accuracy_call,
+    judge=lambda case, got: compare(got, _accuracy(case), names=["accuracy (a fraction in [0, 1])"]),
+    hints={"values": "the fraction (a float in [0, 1]) of images whose largest logit (argmax over dim=1) is "
+                     "the label"},
+    describe=lambda c: f"{c['n']} images", numpy_only=False,
+), "a3_accuracy")
+
+
+# ---------------------------------------------------------------- a training loop
+def _load_params(model, arrays):
+    import torch
+
+    state = model.state_dict()
+    if len(arrays) != len(state):
+        raise ValueError(f"expected {len(state)} parameter arrays, got {len(arrays)}")
+    model.load_state_dict({k: torch.tensor(a, dtype=v.dtype).reshape(v.shape) for (k, v), a in
+                           zip(state.items(), arrays)})
+    return model
+
+
+def _train_call(fn, case):
+    import torch
+
+    model = digits_net(case["seed"])
+    Xtr, ytr, Xva, yva = digits_split(case["seed"])
+    torch.manual_seed(case["seed"])
+    calls = []
+    history = fn(model, Xtr, ytr, Xva, yva, epochs=case["epochs"], lr=case["lr"], batch_size=32,
+                 on_epoch_end=lambda h: calls.append(len(h["val_acc"])))
+    missing = [k for k in HISTORY_KEYS if k not in history]
+    if missing:
+        raise KeyError(f"the history has no {missing} (keys: {list(history)})")
+    params = tuple(p.detach().cpu().numpy() for p in model.state_dict().values())
+    return (*params, np.array([[float(v) for v in history[k]] for k in HISTORY_KEYS]), np.array(calls, float))
+
+
+def _train_judge(case, got) -> str | None:
+    """The trained parameters reach TARGET_ACCURACY; the history and on_epoch_end calls are as stated."""
+    import torch
+
+    epochs = case["epochs"]
+    if len(got) < 3:
+        return "no trained parameters or history were saved"
+    *params, history, calls = got
+    if history.shape != (len(HISTORY_KEYS), epochs):
+        return f"history should hold {epochs} values per key {HISTORY_KEYS}, got an array of shape {history.shape}"
+    if list(calls) != list(range(1, epochs + 1)):
+        return f"on_epoch_end(history) should be called after each of the {epochs} epochs; got {list(calls)}"
+    try:
+        model = _load_params(digits_net(case["seed"]), params)
+    except (ValueError, RuntimeError) as err:
+        return f"the trained model's parameters do not fit the network ({err})"
+    _, _, Xva, yva = digits_split(case["seed"])
+    with torch.no_grad():
+        accuracy = (model(Xva).argmax(1) == yva).double().mean().item()
+    if not accuracy >= TARGET_ACCURACY:
+        return f"validation accuracy after {epochs} epochs is {accuracy:.3f}, expected at least {TARGET_ACCURACY}"
+    if abs(history[4, -1] - accuracy) > 0.02:
+        return f"history['val_acc'][-1] = {history[4, -1]:.3f} but the model's validation accuracy is {accuracy:.3f}"
+    with torch.no_grad():
+        val_loss = torch.nn.functional.cross_entropy(model(Xva), yva).item()
+    if abs(history[3, -1] - val_loss) > 0.05 * val_loss:
+        return f"history['val_loss'][-1] = {history[3, -1]:.4f} but the model's validation loss is {val_loss:.4f}"
+    if not history[1, -1] < history[1, 0]:
+        return "the training loss did not decrease"
+    return None
+
+
+register(Exercise(
+    "train", lambda seed: [dict(seed=seed, epochs=TRAIN_EPOCHS, lr=0.1)], call=_train_call, judge=_train_judge,
+    hints={"values": "for each mini-batch: forward, cross-entropy, zero_grad, backward, step (SGD, momentum 0.9); "
+                     "after each epoch append to every history list and call on_epoch_end(history)"},
+    describe=lambda c: f"digits, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False,
+    uses={"accuracy": "course_utils.registration:accuracy"}, checked_cases=1,
+), "a3_train")
+
+
+# ---------------------------------------------------------------- notebook 07: early stopping
+def _stopping_cases(seed: int) -> list[dict]:
+    """8 validation-loss curves of 1-15 epochs (with plateaus: values rounded to 0.05), patience 1-4."""
+    rng = np.random.default_rng(seed)
+    return [dict(val_losses=[round(float(v), 2) for v in np.round(rng.uniform(0.2, 1.0, int(rng.integers(1, 16)))
+                                                                  * 20) / 20],
+                 patience=int(rng.integers(1, 5))) for _ in range(8)]
+
+
+@implementation
+def _stopping(case) -> tuple[int, int]:
+    """(best epoch, stop epoch), 1-based: stop once ``patience`` epochs passed without a strictly lower loss."""
+    best, best_epoch, waited = float("inf"), 0, 0
+    for epoch, loss in enumerate(case["val_losses"], start=1):
+        if loss < best:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+        if waited >= case["patience"]:
+            return best_epoch, epoch
+    return best_epoch, len(case["val_losses"])
+
+
+register(Exercise(
+    "stopping_epochs", _stopping_cases, lambda case: np.array(_stopping(case), dtype=float),
+    examples=lambda: [dict(val_losses=v, patience=p) for v, p in
+                      [([1.0, 0.8, 0.9, 0.95, 0.7], 2), ([1.0, 0.9, 0.8, 0.7], 2), ([0.5, 0.5, 0.5], 2),
+                       ([0.9, 0.6, 0.6, 0.59, 0.7, 0.8, 0.9], 3), ([1.0], 1)]],
+    call=lambda fn, case: np.array(tuple(fn(list(case["val_losses"]), case["patience"])), dtype=float),
+    hints={"shape": "return two numbers: (best_epoch, stop_epoch)",
+           "values": "count epochs since the last STRICTLY lower loss; stop when the count reaches patience "
+                     "(epochs are 1-based)"},
+    describe=lambda c: f"stopping_epochs({c['val_losses']}, patience={c['patience']})", numpy_only=False,
+))
