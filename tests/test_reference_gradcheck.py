@@ -79,7 +79,7 @@ def test_correct_gradients_pass_in_both_precisions(dtype):
 
 
 def test_the_reported_float32_case_is_judged_correct():
-    """Issue 14, item 9: a correct float32 conv gradient used to get "relative error 7.1e-02: ... wrong"."""
+    """A correct float32 conv gradient (students reported it) used to get "relative error 7.1e-02: ... wrong"."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 7, 7)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
