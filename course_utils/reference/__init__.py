@@ -17,9 +17,12 @@ Every function is checked against ``torch.nn.functional`` in float64 by the test
 """
 
 from .conv import (
+    Conv2dCache,
     conv2d_backward,
+    conv2d_backward_cached,
     conv2d_backward_naive,
     conv2d_forward,
+    conv2d_forward_cached,
     conv2d_forward_naive,
     conv_output_size,
 )
@@ -37,6 +40,9 @@ from .receptive_field import EmpiricalField, ReceptiveField, empirical_receptive
 from .sequential import SGD, AvgPool2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sequential
 
 __all__ = [
+    "Conv2dCache",
+    "conv2d_backward_cached",
+    "conv2d_forward_cached",
     "AvgPool2d",
     "Conv2d",
     "DigitsRun",

@@ -1,56 +1,58 @@
-"""The fast convolution kernels behind :func:`course_utils.reference.conv2d_forward` / ``conv2d_backward``.
+"""The fast convolution kernels behind :func:`course_utils.reference.conv2d_forward` / ``conv2d_backward``
+and their cached pair ``conv2d_forward_cached`` / ``conv2d_backward_cached``.
 
-Arguments are already validated (see ``conv._conv_setup``). Pure NumPy; the design, in short:
+Arguments are already validated (see ``conv._conv_setup``). Pure NumPy, and stateless: nothing is kept
+between calls, so calls never see each other (threads included). The design, in short:
 
 * **im2col as one copy.** ``windows`` views the padded input as (N, C, H_out, W_out, KH, KW) without copying
   (``as_strided``). One ``copyto`` lays it out as the matrix ``cols`` of shape (C*KH*KW, N*H_out*W_out),
   row (c, p, q), column (n, i, j). This order keeps the innermost copy loop along an image row (contiguous
   for stride 1), several times faster than the (N*H_out*W_out, C*KH*KW) layout.
-* **One big matrix product per result** (BLAS sgemm/dgemm, near peak speed on such shapes):
-  ``out = W @ cols``, ``dW = dout @ cols.T``, ``dcols = W.T @ dout``, with W of shape (F, C*KH*KW) and
-  dout of shape (F, N*H_out*W_out). These three products are the same work torch does; everything else
-  here is data movement, kept to a few passes.
+* **Matrix products (BLAS sgemm/dgemm) do the arithmetic**, with W of shape (F, C*KH*KW):
+  ``out[n] = W @ cols[:, n]`` (one product per image, written straight into the (N, F, H_out, W_out)
+  result), ``dW = sum_n dout[n] @ cols[:, n].T`` and ``dcols = W.T @ dout`` (a few images at a time).
+  These products are the same work torch does; everything else here is data movement, kept to a few passes.
 * **col2im in channel-major layout**: the KH*KW shifted additions of ``dcols`` go into a (C, N, Hp, Wp)
   buffer, whose axes are in the same order as dcols', so both are read and written sequentially. For
   stride 1, dout is first widened to the padded width so that each addition is one long contiguous run
   per (channel, image) instead of H_out short rows (``_col2im_stride1``).
-* **Saved for backward**: like autograd saving tensors, ``forward`` keeps its last ``cols`` (and a copy of
-  x); ``backward`` reuses them only when called with an x of equal value, shape and dtype and the same
-  kernel size, stride and padding, and builds ``cols`` again otherwise. One entry; results never change.
-* **Recycled work buffers**: fresh memory costs page faults (several ms for the 20 MB matrices here), so
-  the large temporaries are taken from, and given back to, a small pool of spare arrays (``_take`` /
-  ``_give``). A buffer is in the pool only while no call uses it (a lock guards the hand-over), so
-  threads never share one. Arrays returned to the caller are always fresh.
+* **A few images at a time.** Every pass works on as many images as fit in about 1 MB
+  (``_images_per_chunk``, a CPU core's L2 cache), with one work buffer reused for every chunk: the data stay
+  in the cache between the product and what follows (the bias, the col2im additions), and no call writes a
+  whole (C*KH*KW, N*H_out*W_out) temporary.
+* **An explicit cache, as in CS231n's fast layers** (and like the tensors autograd saves): ``forward``
+  returns ``(out, cache)``, a :class:`Conv2dCache` holding ``cols``, so that ``backward(dout, cache)``
+  gets dW without building ``cols`` again. ``backward_from_input`` (the plain
+  ``conv2d_backward(dout, x, w, ...)``) builds the cache from x first.
+* **No state.** Every buffer is allocated in the call that uses it (``np.empty``), and no array handed back
+  is shared with anything else. Allocating is cheap, but the first write to fresh memory is not (the C
+  library gives large freed blocks back to the operating system, and each new page then costs a page fault:
+  milliseconds for the tens of MB here), which is one more reason for the small per-chunk buffers.
 """
 
 from __future__ import annotations
 
-import threading
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-_lock = threading.Lock()
-_saved = None  # (key, copy of x, cols) of the last forward pass, or None
-_spare = {}  # (shape, dtype) -> an array nobody uses, oldest first
-_SPARE_BYTES = 256 * 2**20
 
+class Conv2dCache(NamedTuple):
+    """What the backward pass of a convolution needs from its forward pass (the forward's result, not copies).
 
-def _take(shape, dtype):
-    """An uninitialised array of that shape: a recycled spare one if there is one."""
-    with _lock:
-        buf = _spare.pop((tuple(shape), np.dtype(dtype)), None)
-    return np.empty(shape, dtype=dtype) if buf is None else buf
+    cols: (C*KH*KW, N*H_out*W_out) the input's windows as a matrix (``im2col``), in the forward's dtype;
+    w: (F, C, KH, KW) the filters the forward used (the same array; do not change it before backward);
+    x_shape: (N, C, H, W); out_shape: (N, F, H_out, W_out);
+    stride, padding: (h, w) pairs.
+    """
 
-
-def _give(*bufs):
-    """Hand arrays (that the caller will not touch again) back to the pool of spares."""
-    with _lock:
-        for buf in bufs:
-            if buf is not None:
-                _spare[(buf.shape, buf.dtype)] = buf
-        while sum(b.nbytes for b in _spare.values()) > _SPARE_BYTES:
-            del _spare[next(iter(_spare))]
+    cols: np.ndarray
+    w: np.ndarray
+    x_shape: tuple
+    out_shape: tuple
+    stride: tuple
+    padding: tuple
 
 
 def pad(x, ph, pw):
@@ -76,90 +78,92 @@ def im2col(x_pad, KH, KW, sh, sw):
     """(C*KH*KW, N*H_out*W_out) matrix: row (c, p, q), column (n, i, j) = x_pad[n, c, i*sh + p, j*sw + q]."""
     win = windows(x_pad, KH, KW, sh, sw)
     N, C, Ho, Wo = win.shape[:4]
-    cols = _take((C * KH * KW, N * Ho * Wo), x_pad.dtype)
+    cols = np.empty((C * KH * KW, N * Ho * Wo), dtype=x_pad.dtype)
     np.copyto(cols.reshape(C, KH, KW, N, Ho, Wo), win.transpose(1, 4, 5, 0, 2, 3))
     return cols
 
 
-def _saved_cols(x, key):
-    """Take the last forward's cols if they were computed from this very x (equal values) and key."""
-    global _saved
-    with _lock:
-        if _saved is not None and _saved[0] == key and np.array_equal(_saved[1], x):
-            cols, _saved = _saved[2], None
-            return cols
-    return None
-
-
-def _save_cols(x, key, cols):
-    global _saved
-    with _lock:
-        old, _saved = _saved, (key, x.copy(), cols)
-    if old is not None:
-        _give(old[2])
-
-
-def forward(x, w, b, stride, padding):
-    (sh, sw), (ph, pw) = stride, padding
-    N = x.shape[0]
-    F, C, KH, KW = w.shape
-    dtype = np.result_type(x, w)
-    x = x.astype(dtype, copy=False)
-    cols = im2col(pad(x, ph, pw), KH, KW, sh, sw)
-    Ho = (x.shape[2] + 2 * ph - KH) // sh + 1
-    Wo = (x.shape[3] + 2 * pw - KW) // sw + 1
-    out = _take((F, N * Ho * Wo), dtype)
-    np.matmul(w.astype(dtype, copy=False).reshape(F, -1), cols, out=out)  # the one big GEMM
-    _save_cols(x, (x.shape, dtype, KH, KW, stride, padding), cols)
-    src = out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
-    result = np.empty((N, F, Ho, Wo), dtype=dtype)
-    if b is None:
-        np.copyto(result, src)
-    else:
-        np.add(src, b.astype(dtype, copy=False).reshape(1, F, 1, 1), out=result)  # bias added on the way
-    _give(out)
-    return result
-
-
-def backward(dout, x, w, stride, padding, need_dx=True):
+def make_cache(x, w, stride, padding, dtype):
+    """The :class:`Conv2dCache` of a forward pass on x with w, computed in ``dtype`` (no output)."""
     (sh, sw), (ph, pw) = stride, padding
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    Ho, Wo = dout.shape[2:]
-    dtype = np.result_type(dout, x, w)
-    x, w, dout = (a.astype(dtype, copy=False) for a in (x, w, dout))
+    cols = im2col(pad(x.astype(dtype, copy=False), ph, pw), KH, KW, sh, sw)
+    Ho = (H + 2 * ph - KH) // sh + 1
+    Wo = (W + 2 * pw - KW) // sw + 1
+    return Conv2dCache(cols, w.astype(dtype, copy=False), (N, C, H, W), (N, F, Ho, Wo), stride, padding)
 
-    d_fn = _take((F, N * Ho * Wo), dtype)  # dout as (F, N*Ho*Wo)
-    np.copyto(d_fn.reshape(F, N, Ho, Wo), dout.transpose(1, 0, 2, 3))
-    db = d_fn.sum(axis=1)
-    cols = _saved_cols(x, (x.shape, dtype, KH, KW, stride, padding))
-    if cols is None:
-        cols = im2col(pad(x, ph, pw), KH, KW, sh, sw)
-    dw = (d_fn @ cols.T).reshape(F, C, KH, KW)
-    _give(cols)
+
+def forward(x, w, b, stride, padding):
+    """(out (N, F, H_out, W_out), Conv2dCache)."""
+    cache = make_cache(x, w, stride, padding, np.result_type(x, w))
+    cols, w = cache.cols, cache.w
+    N, F, Ho, Wo = cache.out_shape
+    K, L = cols.shape[0], Ho * Wo
+    result = np.empty((N, F, Ho, Wo), dtype=cols.dtype)
+    res, per_image = result.reshape(N, F, L), cols.reshape(K, N, L).transpose(1, 0, 2)  # (N, K, L) view
+    bias = None if b is None else b.astype(result.dtype, copy=False).reshape(1, F, 1)
+    nb = _images_per_chunk(N, F * L * result.itemsize)
+    for n0 in range(0, N, nb):  # a few images at a time: the bias is added while they are still in the cache
+        chunk = res[n0 : n0 + nb]
+        np.matmul(w.reshape(F, K), per_image[n0 : n0 + nb], out=chunk)  # one product per image
+        if bias is not None:
+            chunk += bias
+    return result, cache
+
+
+def backward_from_input(dout, x, w, stride, padding, need_dx=True):
+    """(dx, dw, db) from x itself (the plain ``conv2d_backward``): builds the forward's cache, then backward."""
+    cache = make_cache(x, w, stride, padding, np.result_type(dout, x, w))
+    return backward(dout, cache, need_dx)
+
+
+def backward(dout, cache, need_dx=True):
+    """(dx (N, C, H, W) or None, dw (F, C, KH, KW), db (F,)) in the dtype of dout and the cache."""
+    (sh, sw), (ph, pw) = cache.stride, cache.padding
+    N, C, H, W = cache.x_shape
+    dtype = np.result_type(dout, cache.cols)
+    cols, w, dout = (a.astype(dtype, copy=False) for a in (cache.cols, cache.w, dout))
+    F, _, KH, KW = w.shape
+    Ho, Wo = dout.shape[2:]
+    K, L = cols.shape[0], Ho * Wo
+    d3 = dout.reshape(N, F, L)
+    db = d3.sum(axis=(0, 2))
+    # dW = sum over images of dout[n] (F, L) @ cols[:, n].T (L, K): one product per image, a few at a time
+    per_image = cols.reshape(K, N, L).transpose(1, 2, 0)  # (N, L, K) view
+    dw = np.zeros((F, K), dtype=dtype)
+    nb = _images_per_chunk(N, F * K * dtype.itemsize)
+    for n0 in range(0, N, nb):
+        dw += np.matmul(d3[n0 : n0 + nb], per_image[n0 : n0 + nb]).sum(axis=0)
+    dw = dw.reshape(F, C, KH, KW)
 
     if not need_dx:
         dx = None
     elif (sh, sw) == (1, 1):
         dx = _col2im_stride1(dout, w, ph, pw, (N, C, H, W))
     else:
-        # col2im: every window sends w^T @ dout back to the KH*KW pixels it read.
-        dcols = _take((C * KH * KW, N * Ho * Wo), dtype)
-        np.matmul(w.reshape(F, -1).T, d_fn, out=dcols)
-        dx_pad = _take((C, N, H + 2 * ph, W + 2 * pw), dtype)
-        dx_pad.fill(0)
-        dc = dcols.reshape(C, KH, KW, N, Ho, Wo)
-        for p in range(KH):
-            for q in range(KW):
-                dx_pad[:, :, p : p + sh * Ho : sh, q : q + sw * Wo : sw] += dc[:, p, q]
+        # col2im: every window sends w^T @ dout back to the KH*KW pixels it read, a few images at a time.
+        wT = w.reshape(F, K).T
+        dx_pad = np.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=dtype)
+        nb = _images_per_chunk(N, (F + K) * L * dtype.itemsize)
+        d_fn = np.empty((F, nb, L), dtype=dtype)  # a chunk of dout as (F, images*L)
+        dcols = np.empty((K, nb * L), dtype=dtype)
+        for n0 in range(0, N, nb):
+            n = min(nb, N - n0)
+            d_fn[:, :n] = d3[n0 : n0 + n].transpose(1, 0, 2)
+            dc = dcols[:, : n * L]
+            np.matmul(wT, d_fn.reshape(F, nb * L)[:, : n * L], out=dc)
+            dc = dc.reshape(C, KH, KW, n, Ho, Wo)
+            part = dx_pad[:, n0 : n0 + n]
+            for p in range(KH):
+                for q in range(KW):
+                    part[:, :, p : p + sh * Ho : sh, q : q + sw * Wo : sw] += dc[:, p, q]
         dx = np.ascontiguousarray(dx_pad[:, :, ph : ph + H, pw : pw + W].transpose(1, 0, 2, 3))
-        _give(dcols, dx_pad)
-    _give(d_fn)
     return dx, dw, db
 
 
 def _col2im_stride1(dout, w, ph, pw, x_shape):
-    """dx for stride 1, with long contiguous additions.
+    """dx for stride 1, with long contiguous additions, a few images at a time.
 
     dout is laid out with the padded width Wp (zeros in the Wp - W_out extra columns), so that the pixels a
     filter tap (p, q) sends gradient to form ONE contiguous run per (channel, image) in the flattened padded
@@ -169,20 +173,27 @@ def _col2im_stride1(dout, w, ph, pw, x_shape):
     F, _, KH, KW = w.shape
     Ho, Wo = dout.shape[2:]
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    d_wide = _take((F, N * Ho * Wp), dout.dtype)
-    d_wide4 = d_wide.reshape(F, N, Ho, Wp)
-    d_wide4[..., Wo:] = 0
-    d_wide4[..., :Wo] = dout.transpose(1, 0, 2, 3)
-    dcols = _take((C * KH * KW, N * Ho * Wp), dout.dtype)
-    np.matmul(w.reshape(F, -1).T, d_wide, out=dcols)
-    dc = dcols.reshape(C, KH, KW, N, Ho * Wp)
-    flat = _take((C, N, Hp * Wp + KW - 1), dout.dtype)  # KW - 1 spare: the last run spills over
-    flat.fill(0)
-    for p in range(KH):
-        for q in range(KW):
-            start = p * Wp + q
-            flat[:, :, start : start + Ho * Wp] += dc[:, p, q]
+    K, L = C * KH * KW, Ho * Wp
+    wT = w.reshape(F, K).T
+    flat = np.zeros((C, N, Hp * Wp + KW - 1), dtype=dout.dtype)  # KW - 1 spare: the last run spills over
+    nb = _images_per_chunk(N, (F + K) * L * dout.dtype.itemsize)
+    d_wide = np.zeros((F, nb, Ho, Wp), dtype=dout.dtype)  # columns Wo: stay zero
+    dcols = np.empty((K, nb * L), dtype=dout.dtype)
+    for n0 in range(0, N, nb):
+        n = min(nb, N - n0)
+        d_wide[:, :n, :, :Wo] = dout[n0 : n0 + n].transpose(1, 0, 2, 3)
+        dc = dcols[:, : n * L]
+        np.matmul(wT, d_wide.reshape(F, nb * L)[:, : n * L], out=dc)
+        dc = dc.reshape(C, KH, KW, n, L)
+        part = flat[:, n0 : n0 + n]
+        for p in range(KH):
+            for q in range(KW):
+                start = p * Wp + q
+                part[:, :, start : start + L] += dc[:, p, q]
     dx_pad = flat[:, :, : Hp * Wp].reshape(C, N, Hp, Wp)
-    dx = np.ascontiguousarray(dx_pad[:, :, ph : ph + H, pw : pw + W].transpose(1, 0, 2, 3))
-    _give(d_wide, dcols, flat)
-    return dx
+    return np.ascontiguousarray(dx_pad[:, :, ph : ph + H, pw : pw + W].transpose(1, 0, 2, 3))
+
+
+def _images_per_chunk(N, bytes_per_image, budget=2**20):
+    """How many images' data fit in ``budget`` bytes (about a CPU core's L2 cache), at least 1."""
+    return max(1, min(N, budget // max(1, bytes_per_image)))

@@ -1,17 +1,21 @@
 """2-D convolution (cross-correlation, as in deep-learning libraries), forward and backward.
 
-Two versions with the same signatures and the same results:
+Three ways in, all with the same results:
 
 * ``conv2d_forward_naive`` / ``conv2d_backward_naive``: explicit loops that read like the lecture's formula
   ``out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]``.
   This is the version students write.
-* ``conv2d_forward`` / ``conv2d_backward``: the fast versions. They never loop over pixels: the input is
-  viewed as a grid of windows (``numpy.lib.stride_tricks.as_strided``, no copy) or as shifted slices, and all
-  the arithmetic goes to a few big matrix products (BLAS). See :mod:`course_utils.reference._conv_fast`.
+* ``conv2d_forward`` / ``conv2d_backward``: the fast versions, with the same signatures. They never loop over
+  pixels: the input is viewed as a grid of windows (``numpy.lib.stride_tricks.as_strided``, no copy) or as
+  shifted slices, and all the arithmetic goes to matrix products (BLAS).
+  See :mod:`course_utils.reference._conv_fast`.
+* ``conv2d_forward_cached`` / ``conv2d_backward_cached``: the fast pair for layers, as CS231n's fast layers
+  (and autograd's saved tensors): the forward also returns a cache (:class:`Conv2dCache`) that its backward
+  takes instead of x, so the backward does not redo the forward's work. ``Sequential``'s ``Conv2d`` uses it.
 
 Conventions (as ``torch.nn.functional.conv2d``): x (N, C, H, W); w (F, C, KH, KW); b (F,) or None;
-``stride`` and ``padding`` are ints or (h, w) pairs; zero padding;
-``H_out = (H + 2*padding - KH) // stride + 1`` (likewise W_out).
+``stride`` and ``padding`` are ints or (h, w) pairs; zero padding; the output is (N, F, H_out, W_out) with
+``H_out = conv_output_size(H, KH, stride, padding)`` (likewise W_out).
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ from __future__ import annotations
 import numpy as np
 
 from . import _conv_fast
+from ._conv_fast import Conv2dCache
 from ._validate import as_array, check_ndim, int_param, pair
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length of a convolution or pooling along one axis (torch's floor rounding).
 
-    ``(size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1``; e.g. 32 with a 3x3 kernel and
-    padding 1 stays 32, 227 with 11x11 stride 4 gives 55. Raises ValueError when the (dilated) kernel is
-    larger than the padded input.
+    ``(size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1``, i.e. without dilation
+    ``H_out = (H + 2*padding - KH) // stride + 1`` (the course's one statement of it; every docstring that
+    gives an output size refers here). E.g. 32 with a 3x3 kernel and padding 1 stays 32, 227 with 11x11
+    stride 4 gives 55. Raises ValueError when the (dilated) kernel is larger than the padded input.
     """
     f = "conv_output_size"
     size = int_param(f, "size", size, 1)
@@ -82,7 +88,7 @@ def conv2d_forward_naive(x, w, b=None, stride=1, padding=0):
     """Convolution with explicit loops (slow, for reading and for students).
 
     x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None.
-    Returns out: (N, F, H_out, W_out), H_out = (H + 2*padding - KH) // stride + 1.
+    Returns out: (N, F, H_out, W_out), H_out = conv_output_size(H, KH, stride, padding) (likewise W_out).
     """
     x, w, b, _, (sh, sw), (ph, pw), (Ho, Wo) = _conv_setup("conv2d_forward_naive", x, w, b, stride, padding)
     N, F = x.shape[0], w.shape[0]
@@ -133,19 +139,54 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """Cross-correlate a batch of images with a bank of filters (what deep-learning libraries call conv).
 
     x: (N, C, H, W) images; w: (F, C, KH, KW) filters; b: (F,) biases or None.
-    Returns (N, F, H_out, W_out) with H_out = (H + 2*padding - KH) // stride + 1 (likewise W_out).
+    Returns (N, F, H_out, W_out) with H_out = conv_output_size(H, KH, stride, padding) (likewise W_out).
     Same result as :func:`conv2d_forward_naive`, computed with a few matrix products instead of loops.
     """
     x, w, b, _, s, p, _ = _conv_setup("conv2d_forward", x, w, b, stride, padding)
-    return _conv_fast.forward(x, w, b, s, p)
+    out, _ = _conv_fast.forward(x, w, b, s, p)
+    return out
 
 
 def conv2d_backward(dout, x, w, stride=1, padding=0, *, need_dx=True):
     """Gradients of :func:`conv2d_forward`.
 
-    dout: (N, F, H_out, W_out); x: (N, C, H, W); w: (F, C, KH, KW).
-    Returns (dx (N, C, H, W), dw (F, C, KH, KW), db (F,)). ``need_dx=False`` skips dx (returned as None),
-    as torch does for inputs that need no gradient, e.g. the images fed to the first layer.
+    dout: (N, F, H_out, W_out), H_out = conv_output_size(H, KH, stride, padding); x: (N, C, H, W);
+    w: (F, C, KH, KW). Returns (dx (N, C, H, W), dw (F, C, KH, KW), db (F,)). ``need_dx=False`` skips dx
+    (returned as None), as torch does for inputs that need no gradient, e.g. the images fed to the first layer.
+    Redoes the forward's im2col from x; a layer that keeps its forward's cache uses
+    :func:`conv2d_backward_cached` instead.
     """
     x, w, _, dout, s, p, _ = _conv_setup("conv2d_backward", x, w, None, stride, padding, dout=dout)
-    return _conv_fast.backward(dout, x, w, s, p, need_dx=need_dx)
+    return _conv_fast.backward_from_input(dout, x, w, s, p, need_dx=need_dx)
+
+
+def conv2d_forward_cached(x, w, b=None, stride=1, padding=0) -> tuple[np.ndarray, Conv2dCache]:
+    """:func:`conv2d_forward` that also returns what its backward pass needs: ``(out, cache)``.
+
+    x: (N, C, H, W); w: (F, C, KH, KW); b: (F,) or None. out: (N, F, H_out, W_out), H_out =
+    conv_output_size(H, KH, stride, padding), the same array :func:`conv2d_forward` returns. cache: a
+    :class:`Conv2dCache` (a named tuple) holding ``cols`` (C*KH*KW, N*H_out*W_out), the input's windows as a
+    matrix (im2col); ``w``, the filters themselves (not a copy: update them after the backward pass, as an
+    optimiser does); ``x_shape``, ``out_shape``, ``stride`` and ``padding`` as (h, w) pairs. Hand it to
+    :func:`conv2d_backward_cached`; it is never changed, so it can be used for several backward passes.
+    """
+    x, w, b, _, s, p, _ = _conv_setup("conv2d_forward_cached", x, w, b, stride, padding)
+    return _conv_fast.forward(x, w, b, s, p)
+
+
+def conv2d_backward_cached(dout, cache, *, need_dx=True):
+    """Gradients of the forward pass that returned ``cache`` (see :func:`conv2d_forward_cached`).
+
+    dout: (N, F, H_out, W_out), ``cache.out_shape``. Returns (dx (N, C, H, W), dw (F, C, KH, KW), db (F,)),
+    equal to ``conv2d_backward(dout, x, w, stride, padding, need_dx=need_dx)`` with that forward's arguments;
+    ``need_dx=False`` skips dx (returned as None).
+    """
+    f = "conv2d_backward_cached"
+    if not isinstance(cache, Conv2dCache):
+        raise TypeError(
+            f"{f}: cache must be the Conv2dCache that conv2d_forward_cached returned, got {type(cache).__name__}"
+        )
+    dout = check_ndim(f, "dout", as_array(f, "dout", dout), 4, "(N, F, H_out, W_out)")
+    if dout.shape != cache.out_shape:
+        raise ValueError(f"{f}: dout must have shape {cache.out_shape} (the forward's output), got {dout.shape}")
+    return _conv_fast.backward(dout, cache, need_dx=need_dx)

@@ -6,8 +6,8 @@ Each layer object keeps what its backward pass needs from the last forward pass:
 * ``params`` and ``grads``: dicts of arrays with the same keys (empty for layers without parameters).
 
 ``Sequential(layer, ...)`` chains them; ``fit`` trains with mini-batch SGD with momentum on the mean
-softmax cross-entropy and returns the course's history dict (``epoch``, ``train_loss``, ``train_acc``,
-``val_loss``, ``val_acc``), calling ``on_epoch_end(history)`` after every epoch.
+softmax cross-entropy and returns the course's history (:mod:`course_utils.history`: ``epoch``,
+``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``), calling ``on_epoch_end(history)`` after every epoch.
 
 The update is PyTorch's ``torch.optim.SGD(momentum=mu, weight_decay=wd)``:
 ``g = grad + wd * p;  v = mu * v + g;  p -= lr * v``.
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import conv2d_backward, conv2d_forward
+from ..history import append_epoch, new_history
+from .conv import conv2d_backward_cached, conv2d_forward_cached
 from .layers import linear_backward, linear_forward, relu_backward, relu_forward, softmax_cross_entropy
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 
@@ -34,7 +35,12 @@ class Layer:
 
 
 class Conv2d(Layer):
-    """Conv layer, (N, C, H, W) -> (N, F, H_out, W_out); He-normal weights (std sqrt(2 / (C*KH*KW))), zero bias."""
+    """Conv layer, (N, C, H, W) -> (N, F, H_out, W_out); He-normal weights (std sqrt(2 / (C*KH*KW))), zero bias.
+
+    H_out = conv_output_size(H, KH, stride, padding). ``forward`` keeps the cache that
+    :func:`~course_utils.reference.conv.conv2d_forward_cached` returns (the input's im2col matrix, the filters,
+    the shapes) in ``self.cache``; ``backward`` hands it to ``conv2d_backward_cached``, as CS231n's layers do.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, rng=None, dtype=np.float32):
         super().__init__()
@@ -46,13 +52,13 @@ class Conv2d(Layer):
         self.stride, self.padding = stride, padding
 
     def forward(self, x):
-        self.x = x
-        return conv2d_forward(x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding)
+        out, self.cache = conv2d_forward_cached(
+            x, self.params["w"], self.params["b"], stride=self.stride, padding=self.padding
+        )
+        return out
 
     def backward(self, dout, need_dx=True):
-        dx, dw, db = conv2d_backward(
-            dout, self.x, self.params["w"], stride=self.stride, padding=self.padding, need_dx=need_dx
-        )
+        dx, dw, db = conv2d_backward_cached(dout, self.cache, need_dx=need_dx)
         self.grads = {"w": dw, "b": db}
         return dx
 
@@ -228,7 +234,7 @@ class Sequential:
             raise ValueError(f"Sequential.fit: X has {len(X)} samples but y has {len(y)}")
         opt = SGD(self.layers, lr=lr, momentum=momentum, weight_decay=weight_decay)
         rng = np.random.default_rng(seed)
-        history = {"epoch": [], "train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
+        history = new_history()
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(X))
             losses, accs, sizes = [], [], []
@@ -240,11 +246,14 @@ class Sequential:
                 accs.append(acc)
                 sizes.append(len(idx))
             val_loss, val_acc = self.evaluate(X_val, y_val) if X_val is not None else (float("nan"),) * 2
-            history["epoch"].append(float(epoch))
-            history["train_loss"].append(float(np.average(losses, weights=sizes)))
-            history["train_acc"].append(float(np.average(accs, weights=sizes)))
-            history["val_loss"].append(float(val_loss))
-            history["val_acc"].append(float(val_acc))
+            append_epoch(
+                history,
+                epoch=float(epoch),
+                train_loss=float(np.average(losses, weights=sizes)),
+                train_acc=float(np.average(accs, weights=sizes)),
+                val_loss=float(val_loss),
+                val_acc=float(val_acc),
+            )
             if on_epoch_end is not None:
                 on_epoch_end(history)
             if stop_at_val_acc is not None and val_acc >= stop_at_val_acc:
