@@ -184,6 +184,22 @@ def expect_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 
     _ok(f"{what} = {_plain(actual)!r} (close to {_plain(expected)!r})")
 
 
+def if_attempted(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, or None while ``fn`` still raises NotImplementedError (a notebook's stub).
+
+    For a cell that uses the student's function after its check (``check`` has said "not attempted yet"):
+
+    >>> def stub(x):
+    ...     raise NotImplementedError
+    >>> if_attempted(stub, 1) is None, if_attempted(abs, -2)
+    (True, 2)
+    """
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        return None
+
+
 def judged_alone(exercise: str, fn):
     """Context manager for an assignment's test cell: judge ``fn`` on its own.
 

@@ -188,3 +188,103 @@ def test_a_low_precision_output_gets_its_dtypes_tolerance():
     check("conv2d_forward", lambda *a, **k: ref.conv2d_forward(*a, **k).astype(np.float32))
     ex = get("conv2d_forward")
     assert ex.tolerance("float32") == (1e-4, 1e-5) and ex.tolerance(None) == (1e-6, 1e-8)
+
+
+# ---------------------------------------------------------------- the judged specs (notebooks 05-08)
+class _Residual(torch.nn.Module):
+    def __init__(self, width, skip=True):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, padding=1)
+        self.skip = skip
+
+    def forward(self, x):
+        f = self.conv2(F.relu(self.conv1(x)))
+        return F.relu(x + f if self.skip else f)
+
+
+def _saliency(model, image, label):
+    x = torch.as_tensor(image)[None].requires_grad_(True)
+    model(x)[0, label].backward()
+    return x.grad[0, 0].abs().numpy()
+
+
+def _fit(model, train_loader, val_loader, epochs=3, lr=3e-3, zero_grad=True):
+    from course_utils.history import new_history
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = new_history()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        losses, accs = [], []
+        for x, y in train_loader:
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            if zero_grad:
+                opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            accs.append((out.argmax(1) == y).float().mean().item())
+        model.eval()
+        total, correct, n = 0.0, 0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                out = model(x)
+                total += F.cross_entropy(out, y, reduction="sum").item()
+                correct += (out.argmax(1) == y).sum().item()
+                n += len(y)
+        for k, v in dict(epoch=epoch, train_loss=np.mean(losses), train_acc=np.mean(accs), val_loss=total / n,
+                         val_acc=correct / n).items():
+            history[k].append(float(v))
+    return history
+
+
+def test_the_judged_specs_pass_right_answers(capsys):
+    from course_utils.reference.digits_cnn import make_digits_cnn
+
+    check("residual_block", _Residual)
+    check("saliency_map", _saliency)
+    check("build_cnn", make_digits_cnn)
+    check("fit", _fit)
+    assert capsys.readouterr().out.count("OK: ") == 4
+
+
+def _nine_classes(seed=0):
+    r = np.random.default_rng(seed)
+    return ref.Sequential(ref.Conv2d(1, 8, 3, padding=1, rng=r), ref.ReLU(), ref.MaxPool2d(2), ref.Flatten(),
+                          ref.Linear(8 * 4 * 4, 9, rng=r))
+
+
+def _too_big(seed=0):
+    r = np.random.default_rng(seed)
+    return ref.Sequential(ref.Flatten(), ref.Linear(64, 400, rng=r), ref.ReLU(), ref.Linear(400, 10, rng=r))
+
+
+@pytest.mark.parametrize("name, wrong, hint", [
+    ("residual_block", lambda width: _Residual(width, skip=False), "adds the INPUT x"),
+    ("saliency_map", lambda model, image, label: _saliency(model, image, label)[None], "drop the batch"),
+    ("saliency_map", lambda model, image, label: _saliency(model, image, (label + 1) % 6), "SCORE (logit)"),
+    ("build_cnn", _nine_classes, "Linear(..., 10)"),
+    ("build_cnn", _too_big, "model.num_params()"),
+    ("fit", lambda model, tl, vl, epochs=3, lr=3e-3: {k: v for k, v in _fit(model, tl, vl, epochs, lr).items()
+                                                      if k != "val_acc"}, "five keys"),
+    ("fit", lambda model, tl, vl, epochs=3, lr=3e-3: _fit(model, tl, vl, epochs, lr, zero_grad=False),
+     "zero the gradients"),
+])
+def test_a_judged_spec_fails_a_plausible_bug_with_its_hint(name, wrong, hint):
+    with pytest.raises(checks.CheckFailed) as failed:
+        check(name, wrong)
+    assert hint in " ".join(str(failed.value).split()), str(failed.value)
+
+
+def test_the_maxpool_check_calls_without_stride_once():
+    calls = []
+
+    def spy(x, kernel_size, *args, **kwargs):
+        calls.append(bool(args or kwargs))
+        return ref.maxpool2d_forward(x, kernel_size, *args, **kwargs)
+
+    check("maxpool2d_forward", spy)
+    assert calls.count(False) == 1
+    assert any(c["stride"] > c["kernel_size"] for s in SEEDS for c in get("maxpool2d_forward").cases(s))

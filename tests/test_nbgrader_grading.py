@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from course_tools.grading.grade import grade_all, refresh_feedback
-from course_tools.grading.items import ITEMS
 from course_tools.grading.release import source_assignments
+from course_utils.exercises import get
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -181,7 +181,7 @@ STDERR_NOISE = ("import sys, warnings\nprint('warning: lowercase', file=sys.stde
 
 SECRET = bytes(range(32))  # the course secret of the graded class (fixed: the harvester's cases are known)
 # what a harvester has seen: the hidden cases of the instructor's base seed, and the visible check's cases
-_CONV = ITEMS["a1_conv2d_forward"]
+_CONV = get("a1_conv2d_forward")
 HARVESTED = sorted(hashlib.sha1(case["x"].tobytes()).hexdigest() for case in
                    [*_CONV.cases(1301), *_CONV.examples(), *_CONV.cases(0)[: _CONV.checked_cases]])
 HARVESTER = _solutions("a1")["a1_conv2d_forward_solution"].replace(
@@ -344,7 +344,7 @@ def test_each_student_is_judged_on_cases_of_their_own(graded):
         assert seeds[student] == student_seed(SECRET, "a1", student, "a1_conv2d_forward", 1301)
     assert len(set(seeds.values()) | {1301}) == 4
     # the harvester's own cases include one it gets wrong (padding 2): the test above sees the difference
-    assert any(case["padding"] == 2 for case in ITEMS["a1_conv2d_forward"].cases(seeds["harvester"]))
+    assert any(case["padding"] == 2 for case in get("a1_conv2d_forward").cases(seeds["harvester"]))
     assert "a1_conv2d_forward lost its points" in " ".join(outcomes["harvester", "a1"].messages)
 
 
@@ -397,7 +397,7 @@ def test_feedback_has_no_hidden_tests(graded):
     hidden = [c for c in cells if "BEGIN HIDDEN TESTS" in "".join(c.get("source", ""))]
     # in conv2d_forward's test cell: the visible check's calls (examples, then a few seeded cases), then one
     # per hidden case (the instructor sees them)
-    spec = ITEMS["a1_conv2d_forward"]
+    spec = get("a1_conv2d_forward")
     visible = len(spec.examples()) + spec.checked_cases
     assert printed(hidden) == visible + len(spec.cases(0)), "the hidden checks called the function"
     in_sources = sum("".join(c.get("source", "")).count("HARVEST") for c in cells)  # the answer's own print line

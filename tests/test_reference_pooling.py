@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from course_utils.exercises import get
 from course_utils.reference import (
     avgpool2d_backward,
     avgpool2d_forward,
@@ -17,7 +16,6 @@ from course_utils.reference import (
     maxpool2d_forward,
 )
 
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=60)
 POOLS = [
     (maxpool2d_forward, maxpool2d_backward, F.max_pool2d),
     (avgpool2d_forward, avgpool2d_backward, F.avg_pool2d),
@@ -30,28 +28,7 @@ def rel_err(actual, expected):
     return float(np.abs(actual - expected).max(initial=0.0)) / scale
 
 
-@st.composite
-def pool_cases(draw):
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
-    stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    h = draw(st.integers(max(1, kh - 2 * ph), 9))
-    w = draw(st.integers(max(1, kw - 2 * pw), 9))
-    shape = (draw(st.integers(1, 4)), draw(st.integers(1, 4)), h, w)
-    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    if draw(st.booleans()):
-        x = np.maximum(rng.integers(-2, 3, size=shape), 0).astype(np.float64)  # post-ReLU: many ties
-    else:
-        x = rng.standard_normal(shape)
-    square = draw(st.booleans())
-    kernel, padding = (kh, ph) if square and kh == kw and ph == pw else ((kh, kw), (ph, pw))
-    return x, kernel, stride, padding, rng
-
-
-@SETTINGS
-@given(pool_cases())
-def test_pooling_matches_torch(case):
-    x, kernel, stride, padding, rng = case
+def _check_against_torch(x, kernel, stride, padding, rng):
     for fwd, bwd, torch_fn in POOLS:
         xt = torch.tensor(x, requires_grad=True)
         out_t = torch_fn(xt, kernel, stride, padding)
@@ -59,6 +36,29 @@ def test_pooling_matches_torch(case):
         out_t.backward(torch.tensor(dout))
         assert rel_err(fwd(x, kernel, stride, padding), out_t.detach().numpy()) <= 1e-10, fwd.__name__
         assert rel_err(bwd(dout, x, kernel, stride, padding), xt.grad.numpy()) <= 1e-10, bwd.__name__
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 1301, 987_654_321])
+def test_pooling_matches_torch_on_the_specs_cases(seed):
+    """The exercises' cases (ties after ReLU, overlapping windows, stride > kernel, non-square inputs), and the
+    forward examples (default stride)."""
+    cases = [*get("maxpool2d_backward").cases(seed), *get("maxpool2d_forward").examples(),
+             *get("maxpool2d_forward").notebook_examples()]
+    rng = np.random.default_rng(seed)
+    for case in cases:
+        _check_against_torch(case["x"], case["kernel_size"], case.get("stride"), 0, rng)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [
+    ((2, 3), None, 0), ((3, 1), (1, 2), (1, 0)), ((3, 2), 2, (1, 1)), (3, (3, 1), 1), (4, 3, 2), ((1, 4), 1, (0, 2)),
+])
+def test_pooling_matches_torch_with_padding_and_non_square_windows(kernel, stride, padding):
+    """What the exercises do not ask for (their windows are square and unpadded): on post-ReLU ties and on
+    distinct values."""
+    rng = np.random.default_rng(5)
+    for x in (np.maximum(rng.integers(-2, 3, size=(2, 3, 9, 7)), 0).astype(np.float64),
+              rng.standard_normal((3, 2, 8, 9))):
+        _check_against_torch(x, kernel, stride, padding, rng)
 
 
 def test_max_pool_ties_go_to_the_first_maximum():

@@ -9,10 +9,13 @@ OK: conv_output_size agrees with the course's reference on 17 cases
 not attempted yet: my_conv still raises NotImplementedError; write it, run its cell, then this one
 
 Modules: ``core`` (the ``Exercise`` dataclass, the registry, ``check``, ``judged_alone``) and one per topic:
-``counting``, ``convolution``, ``backprop``, ``pooling``, ``deep``, ``training``, ``adversarial``.
+``counting``, ``convolution``, ``backprop``, ``pooling``, ``deep``, ``training``, ``adversarial``,
+``visualisation``.
 """
 
-from . import adversarial, backprop, convolution, counting, deep, pooling, training  # noqa: F401  (registers)
+from . import adversarial, backprop, convolution, counting, deep, pooling, training, visualisation  # noqa: F401
+
+# (the imports above register the exercises)
 from .core import (
     EXERCISES,
     ITEMS,

@@ -11,7 +11,8 @@ An ``Exercise`` says everything the course knows about one function students wri
 * ``describe(case)``, ``numpy_only`` (the assignment says "NumPy only") and ``uses`` (other exercises the
   function calls, by their names in the notebook -> the course's function that stands in for them while
   this one is judged, ``judged_alone``); ``judge(case, got)`` replaces the comparison where no reference
-  output exists (a filterbank's design, a training loop's accuracy).
+  output exists (a filterbank's design, a training loop's accuracy): it returns None when ``got`` is right,
+  else what is wrong, or (what is wrong, the ``hints`` key of the hint to show).
 
 ``check(name, fn)`` is the notebook's self-check (one call per exercise); an assignment's item id
 (``"a1_conv2d_forward"``, ``ITEMS``) names the same spec, and the hidden tests (``course_tools.grading``)
@@ -75,13 +76,15 @@ class Exercise:
     float64: tuple = TOLERANCES["float64"]
     #: names of the outputs when the function returns a tuple ((dx, dw, db)), for messages and hints
     outputs: tuple = ()
-    judge: Callable[[dict, list], str | None] | None = None
+    judge: Callable[[dict, list], str | tuple[str, str] | None] | None = None
     #: the output is one exact value (a count, a size): compared with ==, not within a tolerance
     exact: bool = False
     numpy_only: bool = True
     uses: dict = field(default_factory=dict)
     #: how many seeded cases the notebook self-check runs after the examples
     checked_cases: int = 4
+    #: examples the notebook's self-check runs and an assignment's does not (its function's signature differs)
+    notebook_examples: Callable[[], list] = lambda: []
 
     def tolerance(self, dtype: str | None = None) -> tuple[float, float]:
         """(rtol, atol) for an output of ``dtype`` (None or "float64": this exercise's float64 tolerance)."""
@@ -96,7 +99,8 @@ class Exercise:
     def verdict(self, case: dict, got: list, dtype: str | None = None) -> str | None:
         """None if ``got`` (the outputs as float64 arrays) is right for ``case``, else what is wrong."""
         if self.judge is not None:
-            return self.judge(case, got)
+            problem = self.judge(case, got)
+            return problem[0] if isinstance(problem, tuple) else problem
         if self.exact:
             return exact(got, self.reference(case))
         rtol, atol = self.tolerance(dtype)
@@ -248,7 +252,8 @@ def _check_case(ex: Exercise, case: dict, out) -> None:
     if ex.judge is not None:
         problem = ex.judge(case, arrays)
         if problem:
-            _fail(ex, case, "a right answer", problem, ex.hint("values"))
+            problem, kind = problem if isinstance(problem, tuple) else (problem, "values")
+            _fail(ex, case, "a right answer", problem, ex.hint(kind))
         return
     expected = ex.reference(case)
     if ex.exact:
@@ -285,7 +290,7 @@ def check(name: str, fn, seed: int = 0) -> None:
     """
     ex = get(name)
     graded = name in ITEMS
-    cases = [*ex.examples(), *ex.cases(seed)[: ex.checked_cases]]
+    cases = [*ex.examples(), *([] if graded else ex.notebook_examples()), *ex.cases(seed)[: ex.checked_cases]]
     with judged_alone(name, fn):
         for case in cases:
             try:

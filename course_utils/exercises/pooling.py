@@ -14,16 +14,18 @@ from .core import Exercise, implementation, register
 
 def pool_cases(backward: bool):
     def cases(seed: int) -> list[dict]:
-        """8 cases, windows 1-3 with stride <= kernel_size (overlapping windows); every other one small
-        integers (many ties inside a window). Backward: with a random dout of the output's shape."""
+        """8 cases, windows 1-3, non-square inputs, stride 1 to kernel_size + 1 (overlapping windows when
+        stride < kernel_size, skipped pixels when stride > kernel_size); every other one small integers after
+        a ReLU (many ties and zeros inside a window). Backward: with a random dout of the output's shape."""
         rng = np.random.default_rng(seed)
         out = []
         for i in range(8):
             k = int(rng.integers(1, 4))
-            stride = int(rng.integers(1, k + 1))  # stride < kernel_size: overlapping windows
+            stride = int(rng.integers(1, k + 2))
             N, C = (int(v) for v in rng.integers(1, 3, size=2))
             H, W = int(rng.integers(k, k + 6)), int(rng.integers(k, k + 6))
-            x = rng.integers(0, 3, size=(N, C, H, W)).astype(float) if i % 2 else rng.standard_normal((N, C, H, W))
+            x = (np.maximum(rng.integers(-2, 3, size=(N, C, H, W)), 0).astype(float) if i % 2
+                 else rng.standard_normal((N, C, H, W)))
             case = dict(x=x, kernel_size=k, stride=stride)
             if backward:
                 Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
@@ -54,12 +56,15 @@ def _forward_examples() -> list[dict]:
               [((1, 1, 4, 4), 2, 2), ((2, 3, 7, 6), 3, 2), ((1, 2, 9, 9), 3, 1), ((1, 1, 6, 6), 4, 2)])]
 
 
-SHAPE_HINT = "H_out = (H - kernel_size) // stride + 1 (likewise W_out), per image and channel"
+SHAPE_HINT = ("H_out = (H - kernel_size) // stride + 1 (likewise W_out), per image and channel; stride = "
+              "kernel_size when it is None")
 
 register(Exercise(
     "maxpool2d_forward", pool_cases(False), _reference("maxpool2d_forward"), examples=_forward_examples,
     hints={"shape": SHAPE_HINT,
            "values": "window (i, j) starts at row i*stride, column j*stride; take the max over it, per channel"},
+    # notebook 04's function has stride=None (kernel_size, as in PyTorch); Assignment 2's takes a stride
+    notebook_examples=lambda: [dict(x=np.random.default_rng(3).normal(size=(2, 1, 8, 5)), kernel_size=2)],
 ), "a2_maxpool2d_forward")
 
 register(Exercise(

@@ -181,3 +181,60 @@ register(Exercise(
                      "(epochs are 1-based)"},
     describe=lambda c: f"stopping_epochs({c['val_losses']}, patience={c['patience']})", numpy_only=False,
 ))
+
+
+# ---------------------------------------------------------------- notebook 07: a training loop that monitors validation
+FIT_MIN_VAL_ACCURACY = 0.8  # after 3 epochs (the course's fit gets about 0.95)
+
+
+def _fit_call(fn, case):
+    """Train a seeded LeNet-5 with ``fn`` on the digits (16x16, ``make_loaders``); returns, per course key, the
+    history's length (-1: missing), the number of extra keys, the history (NaN where missing) and a fresh
+    evaluation (validation loss, accuracy) of the trained model."""
+    from course_utils.torch_track import build_model, evaluate, make_loaders, seed_everything
+
+    data = make_loaders("digits", image_size=16, seed=case["seed"], verbose=False)
+    seed_everything(case["seed"])
+    model = build_model("lenet", 10, 1).to("cpu")
+    history = fn(model, data.train, data.val, epochs=case["epochs"], lr=case["lr"])
+    lengths = np.array([len(history[k]) if k in history else -1 for k in HISTORY_KEYS], dtype=float)
+    values = np.full((len(HISTORY_KEYS), case["epochs"]), np.nan)
+    for i, k in enumerate(HISTORY_KEYS):
+        if lengths[i] == case["epochs"]:
+            values[i] = [float(v) for v in history[k]]
+    val_loss, val_acc = evaluate(model, data.val, "cpu")
+    return lengths, float(len(set(history) - set(HISTORY_KEYS))), values, np.array([val_loss, val_acc])
+
+
+def _fit_judge(case, got):
+    lengths, extra, history, (val_loss, val_acc) = got
+    missing = [k for k, n in zip(HISTORY_KEYS, lengths) if n < 0]
+    if missing or extra:
+        return (f"the history's keys: {missing} missing" if missing else f"the history has {int(extra)} key(s) "
+                f"besides {list(HISTORY_KEYS)}"), "keys"
+    for k, n in zip(HISTORY_KEYS, lengths):
+        if n != case["epochs"]:
+            return f"len(history[{k!r}]) = {int(n)} after {case['epochs']} epochs", "lengths"
+    if not np.isclose(history[3, -1], val_loss, rtol=1e-3, atol=0):
+        return f"last validation loss {history[3, -1]:.5g}, a fresh evaluation gives {val_loss:.5g}", "val_loss"
+    if not np.isclose(history[4, -1], val_acc, rtol=1e-3, atol=0):
+        return f"last validation accuracy {history[4, -1]:.5g}, a fresh evaluation gives {val_acc:.5g}", "val_acc"
+    if not history[1, -1] < history[1, 0]:
+        return f"the training loss did not go down: {[round(float(v), 4) for v in history[1]]}", "train_loss"
+    if not val_acc >= FIT_MIN_VAL_ACCURACY:
+        return (f"validation accuracy after {case['epochs']} epochs {val_acc:.3f}, expected at least "
+                f"{FIT_MIN_VAL_ACCURACY} (the course's fit gets about 0.95)"), "values"
+    return None
+
+
+register(Exercise(
+    "fit", lambda seed: [dict(seed=1 + seed, epochs=3, lr=3e-3)], call=_fit_call, judge=_fit_judge,
+    hints={"keys": "use exactly the course's five keys: " + ", ".join(HISTORY_KEYS),
+           "lengths": "append one number per epoch to every list",
+           "val_loss": "average the loss over every validation image, in eval mode, after the epoch",
+           "val_acc": "accuracy = correct predictions / number of validation images",
+           "train_loss": "zero the gradients, loss.backward(), optimizer.step() for every batch",
+           "values": "is the optimiser created once, outside the loop?"},
+    describe=lambda c: f"LeNet-5 on the digits (seed {c['seed']}), {c['epochs']} epochs, lr={c['lr']}",
+    numpy_only=False, checked_cases=1,
+))
