@@ -15,7 +15,7 @@ import math
 from collections import OrderedDict
 from typing import NamedTuple
 
-from course_utils.reference._validate import int_param, one_of
+from course_utils._validate import int_param, one_of
 
 
 def fully_connected_params(image_size: int, hidden_units: int, channels: int = 1, bias: bool = False) -> int:
@@ -194,6 +194,16 @@ ALEXNET_DIFFERENCES = (
     "Local response normalisation, ReLU, max-pooling and dropout have no parameters and are not counted as "
     "multiply-adds (see MULT_ADD_CONVENTION).",
 )
+
+
+#: VGG's configurations (Simonyan and Zisserman 2015, Table 1): 3x3 conv widths (padding 1), "M" a 2x2 max-pool,
+#: then three fully connected layers (512 * 7 * 7 -> 4096 -> 4096 -> 1000) on 224x224 RGB images
+VGG_CONFIGS = {
+    "VGG-11 (A)": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "VGG-16 (D)": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "VGG-19 (E)": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                   512, 512, 512, 512, "M"],
+}
 
 
 def alexnet(variant: str = "lecture", num_classes: int = 1000):

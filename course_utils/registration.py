@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils._validate import int_param, one_of, pair
 from course_utils.counting import count_params
 from course_utils.data.shapes import SHAPE_CLASSES, make_shapes
-from course_utils.reference._validate import int_param, one_of, pair
 from course_utils.reference.conv import conv_output_size
 
 __all__ = ["CONDITIONS", "MODEL_NAMES", "AccuracyTable", "LocallyConnected2d", "accuracy", "count_params",

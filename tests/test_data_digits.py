@@ -85,18 +85,6 @@ def test_split_digits_zero_fractions_give_empty_arrays_of_the_right_shape(val, t
         assert X.shape == (len(y), 1, 8, 8) and X.dtype == np.float32 and y.dtype == np.int64
 
 
-def test_the_old_names_are_thin_aliases():
-    from course_utils.reference import digits_cnn
-
-    d = split_digits(seed=2)
-    for u, v in zip(digits_cnn.digits_train_val_test(seed=2), d):
-        np.testing.assert_array_equal(u, v)
-    X_trval, y_trval, X_te, y_te = digits_cnn.digits_split(seed=2)
-    np.testing.assert_array_equal(X_te, d.X_test)
-    assert len(y_trval) == len(d.y_train) + len(d.y_val)
-    assert digits_cnn.DigitsSplits is DigitsSplits
-
-
 def test_split_digits_errors_name_the_argument():
     with pytest.raises(ValueError, match=r"^split_digits: test_fraction must be in \[0, 1\), got 1.0$"):
         split_digits(test_fraction=1.0)

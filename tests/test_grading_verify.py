@@ -268,19 +268,20 @@ def test_feedback_renders_a_notebook_with_broken_widget_state(saved):
 
 # ---------------------------------------------------------------- the course's or another library's code, by any path
 def _reloaded_reference_conv():
-    """The reference's conv module loaded again under another package name (its functions are new objects)."""
+    """The reference's conv module loaded again under another package name (its functions are new objects):
+    the student package's folder imported as ``mylib``."""
     import importlib
     import os
     import sys
     import types
 
-    import course_utils.reference as reference
+    import course_utils
 
     package = types.ModuleType("mylib")
-    package.__path__ = [os.path.dirname(reference.__file__)]
+    package.__path__ = [os.path.dirname(course_utils.__file__)]
     sys.modules["mylib"] = package
     try:
-        return importlib.import_module("mylib.conv").conv2d_forward
+        return importlib.import_module("mylib.reference.conv").conv2d_forward
     finally:
         for name in [n for n in sys.modules if n == "mylib" or n.startswith("mylib.")]:
             del sys.modules[name]
@@ -320,7 +321,7 @@ def test_the_courses_code_loaded_under_another_name_still_trips():
     def conv2d_forward(x, w, b=None, stride=1, padding=0):
         return saved(x, w, b, stride, padding)
 
-    with pytest.raises(AssertionError, match="called the course's implementation mylib.conv.conv2d_forward"):
+    with pytest.raises(AssertionError, match="called the course's implementation mylib.reference.conv.conv2d_forward"):
         verify.check("a1_conv2d_forward", conv2d_forward, seed=1301)
 
 

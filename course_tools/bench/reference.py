@@ -163,9 +163,10 @@ def torch_digits_seconds(seed=0, target=0.97):
     import torch
     import torch.nn as nn
 
-    from course_utils.reference.digits_cnn import DIGITS_HYPERPARAMETERS, digits_train_val_test, make_digits_cnn
+    from course_utils.data.digits import split_digits
+    from course_utils.reference.digits_cnn import DIGITS_HYPERPARAMETERS, make_digits_cnn
 
-    d = digits_train_val_test(seed)  # stops on the validation split, as the NumPy run does
+    d = split_digits(seed)  # stops on the validation split, as the NumPy run does
     ours = make_digits_cnn(seed)
     c = ours.layers[0].params["w"].shape[0]
     net = nn.Sequential(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(c * 16, 10))
@@ -195,9 +196,10 @@ def torch_digits_seconds(seed=0, target=0.97):
 
 def numpy_digits_seconds(seed=0, target=0.97):
     """:func:`course_utils.reference.train_digits_cnn`'s run, timed with this module's clock."""
-    from course_utils.reference.digits_cnn import DIGITS_HYPERPARAMETERS, digits_train_val_test, make_digits_cnn
+    from course_utils.data.digits import split_digits
+    from course_utils.reference.digits_cnn import DIGITS_HYPERPARAMETERS, make_digits_cnn
 
-    d = digits_train_val_test(seed)
+    d = split_digits(seed)
     model = make_digits_cnn(seed)
     t0 = _clock()
     hist = model.fit(d.X_train, d.y_train, d.X_val, d.y_val, seed=seed, stop_at_val_acc=target,

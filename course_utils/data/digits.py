@@ -97,7 +97,7 @@ def split_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float
 
     Raises ValueError when a fraction is outside [0, 1) or the two leave no training image.
     """
-    from course_utils.reference._validate import fraction_param, int_param
+    from course_utils._validate import fraction_param, int_param
 
     int_param("split_digits", "seed", seed, 0)
     val_fraction = fraction_param("split_digits", "val_fraction", val_fraction)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.reference._validate import bool_param, int_param, range_param, real_param
+from course_utils._validate import bool_param, int_param, range_param, real_param
 
 #: Class names; label ``k`` is ``SHAPE_CLASSES[k]``.
 SHAPE_CLASSES: tuple[str, ...] = ("square", "circle", "triangle", "cross", "ell", "tee")

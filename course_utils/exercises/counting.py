@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils.counting import VGG_CONFIGS
+
 from .core import Exercise, implementation, register
 
 
@@ -64,15 +66,6 @@ register(Exercise(
 
 
 # ---------------------------------------------------------------- notebook 06: VGG's weights by arithmetic
-#: the VGG configurations of the paper's Table 1 (3x3 conv widths, "M" a 2x2 max-pool)
-VGG_CONFIGS = {
-    "VGG-11 (A)": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "VGG-16 (D)": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "VGG-19 (E)": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-                   512, 512, 512, 512, "M"],
-}
-
-
 def _vgg_cases(seed: int) -> list[dict]:
     """VGG-style configurations: five stages of 1-3 convs and a pool (224 px -> 7 px), the last 512 wide."""
     rng = np.random.default_rng(seed)
@@ -102,7 +95,7 @@ def _vgg_reference(case) -> int:
 
 register(Exercise(
     "vgg_weights", _vgg_cases, _vgg_reference,
-    examples=lambda: [dict(config=c) for c in VGG_CONFIGS.values()],
+    examples=lambda: [dict(config=c) for c in VGG_CONFIGS.values()],  # the paper's (course_utils.counting)
     call=lambda fn, case: int(fn(list(case["config"]))),
     hints={"values": "conv: 3*3*c_in*c_out + c_out, starting from c_in = 3 (RGB); "
                      "FC: 512*7*7*4096 + 4096, 4096*4096 + 4096, 4096*1000 + 1000"},

@@ -1,6 +1,6 @@
 """Training in PyTorch (lecture slide 50; notebook 07, Assignment 3 parts 1-2).
 
-The model of Assignment 3 is ``digits_net(seed)`` on scikit-learn's 8x8 digits (``digits_split``):
+The model of Assignment 3 is ``digits_net(seed)`` on scikit-learn's 8x8 digits (``assignment_digits``):
 x (N, 1, 8, 8) float32 in [0, 1], y (N,) int64.
 """
 
@@ -24,16 +24,16 @@ def digits_net(seed: int):
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 10))
 
 
-def digits_split(seed: int):
-    """Digits as float32 tensors, shuffled by ``seed``: 1437 train, 360 validation (Assignment 3's split)."""
+def assignment_digits(seed: int):
+    """Assignment 3's data as torch tensors (X_train, y_train, X_val, y_val): the course's digits split,
+    ``split_digits(seed, val_fraction=0.2, test_fraction=0.0)``: 1,437 training and 360 validation images,
+    stratified."""
     import torch
 
-    from course_utils.data.digits import load_digits_arrays
+    from course_utils.data.digits import split_digits
 
-    X, y = load_digits_arrays()
-    order = np.random.default_rng(seed).permutation(len(y))
-    X, y = torch.tensor(X[order]), torch.tensor(y[order])
-    return X[:1437], y[:1437], X[1437:], y[1437:]
+    d = split_digits(seed, val_fraction=0.2, test_fraction=0.0)
+    return tuple(torch.from_numpy(a) for a in (d.X_train, d.y_train, d.X_val, d.y_val))
 
 
 def model_cases(n: int):
@@ -94,7 +94,7 @@ def _train_call(fn, case):
     import torch
 
     model = digits_net(case["seed"])
-    Xtr, ytr, Xva, yva = digits_split(case["seed"])
+    Xtr, ytr, Xva, yva = assignment_digits(case["seed"])
     torch.manual_seed(case["seed"])
     calls = []
     history = fn(model, Xtr, ytr, Xva, yva, epochs=case["epochs"], lr=case["lr"], batch_size=32,
@@ -122,7 +122,7 @@ def _train_judge(case, got) -> str | None:
         model = _load_params(digits_net(case["seed"]), params)
     except (ValueError, RuntimeError) as err:
         return f"the trained model's parameters do not fit the network ({err})"
-    _, _, Xva, yva = digits_split(case["seed"])
+    _, _, Xva, yva = assignment_digits(case["seed"])
     with torch.no_grad():
         accuracy = (model(Xva).argmax(1) == yva).double().mean().item()
     if not accuracy >= TARGET_ACCURACY:

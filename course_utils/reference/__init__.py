@@ -26,7 +26,7 @@ from .conv import (
     conv2d_forward_naive,
     conv_output_size,
 )
-from .digits_cnn import DigitsRun, DigitsSplits, digits_split, digits_train_val_test, make_digits_cnn, train_digits_cnn
+from .digits_cnn import DigitsRun, make_digits_cnn, train_digits_cnn
 from .gradcheck import GradientCheck, gradient_check, numerical_gradient, relative_error
 from .layers import linear_backward, linear_forward, relu_backward, relu_forward, softmax_cross_entropy
 from .locally_connected import (
@@ -46,7 +46,6 @@ __all__ = [
     "AvgPool2d",
     "Conv2d",
     "DigitsRun",
-    "DigitsSplits",
     "EmpiricalField",
     "Flatten",
     "GradientCheck",
@@ -65,8 +64,6 @@ __all__ = [
     "conv2d_forward",
     "conv2d_forward_naive",
     "conv_output_size",
-    "digits_split",
-    "digits_train_val_test",
     "empirical_receptive_field",
     "gradient_check",
     "linear_backward",

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_array, check_ndim, int_param, pair
 from . import _conv_fast
 from ._conv_fast import Conv2dCache
-from ._validate import as_array, check_ndim, int_param, pair
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:

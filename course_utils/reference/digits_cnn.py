@@ -16,27 +16,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data.digits import DigitsSplits, split_digits
+from ..data.digits import split_digits
 from .sequential import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
-__all__ = ["DIGITS_HYPERPARAMETERS", "DigitsRun", "DigitsSplits", "digits_split", "digits_train_val_test",
-           "make_digits_cnn", "split_digits", "train_digits_cnn"]
+__all__ = ["DIGITS_HYPERPARAMETERS", "DigitsRun", "make_digits_cnn", "train_digits_cnn"]
 
 DIGITS_HYPERPARAMETERS = {"epochs": 15, "batch_size": 32, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4}
-
-
-def digits_split(seed=0, test_fraction=0.2):
-    """(X_trval, y_trval, X_test, y_test): :func:`course_utils.data.digits.split_digits` without a validation set.
-
-    Kept for notebook 05, which carves its validation set out of the first pair; prefer ``split_digits``.
-    """
-    d = split_digits(seed, val_fraction=0.0, test_fraction=test_fraction)
-    return d.X_train, d.y_train, d.X_test, d.y_test
-
-
-def digits_train_val_test(seed=0, val_fraction=0.15, test_fraction=0.2) -> DigitsSplits:
-    """The same as :func:`course_utils.data.digits.split_digits` (kept as an alias for older notebooks)."""
-    return split_digits(seed, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 def make_digits_cnn(seed=0, channels=16, dtype=np.float32) -> Sequential:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_ndim
+from .._validate import as_array, check_ndim
 
 
 def relu_forward(x):

@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validate import as_array, check_ndim, pair
 from . import _conv_fast
-from ._validate import as_array, check_ndim, pair
 from .conv import conv_output_size
 
 

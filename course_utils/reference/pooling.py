@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, check_ndim, pair
+from .._validate import as_array, check_ndim, pair
 from .conv import conv_output_size
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import int_param, pair
+from .._validate import int_param, pair
 
 
 class ReceptiveField(NamedTuple):

@@ -50,8 +50,8 @@ from torch.utils.data import (
     WeightedRandomSampler,
 )
 
+from course_utils._validate import fraction_param, int_param, one_of
 from course_utils.data.digits import split_digits, stratified_mask
-from course_utils.reference._validate import fraction_param, int_param, one_of
 
 from . import download as dl
 from .formats import read_cifar10_batch, read_idx

@@ -20,7 +20,7 @@ import random
 import numpy as np
 import torch
 
-from course_utils.reference._validate import one_of
+from course_utils._validate import one_of
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_utils.reference._validate import int_param, one_of
+from course_utils._validate import int_param, one_of
 
 MODELS = ("lenet", "vgg", "resnet20", "resnet18")
 #: Smallest image side each model accepts (each 2x2 pooling or stride-2 stage halves it).

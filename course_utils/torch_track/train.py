@@ -43,8 +43,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from course_utils._validate import int_param, one_of
 from course_utils.history import HISTORY_KEYS, append_epoch, new_history
-from course_utils.reference._validate import int_param, one_of
 
 from .device import autocast, get_device, seed_everything, to_device
 from .models import Classifier, replace_head

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_utils.reference._validate import pair
+from course_utils._validate import pair
 from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
 

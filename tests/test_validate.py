@@ -1,10 +1,10 @@
-"""course_utils.reference._validate: the course's one set of input checks, one argument order
+"""course_utils._validate: the course's one set of input checks, one argument order
 (func, name, value, ...) and one message template ("{func}: {name} must be ..., got ...")."""
 
 import numpy as np
 import pytest
 
-from course_utils.reference import _validate as V
+from course_utils import _validate as V
 
 
 @pytest.mark.parametrize("call, error, message", [
