@@ -78,8 +78,12 @@ def _lines(text: str, indent: str = "") -> list[str]:
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ") or [indent]
 
 
-def _fail(what: str, expected: str, actual: str, hint: str, detail: str = ""):
-    lines = [*_lines(what), *_lines(f"expected: {expected}", "  "), *_lines(f"got:      {actual}", "  ")]
+def _fail(what: str, expected: str | None, actual: str, hint: str, detail: str = ""):
+    """Raise CheckFailed: ``what`` failed, expected vs got (or, with ``expected`` None, ``actual`` says what
+    is wrong in its own words), then ``detail`` and the hint."""
+    lines = [*_lines(what), *_lines(f"got: {actual}" if expected is None else f"expected: {expected}", "  ")]
+    if expected is not None:
+        lines += _lines(f"got:      {actual}", "  ")
     if detail:
         lines += _lines(detail, "  ")
     if hint:
@@ -198,19 +202,6 @@ def if_attempted(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except NotImplementedError:
         return None
-
-
-def judged_alone(exercise: str, fn):
-    """Context manager for an assignment's test cell: judge ``fn`` on its own.
-
-    Inside it, the other exercises ``fn`` calls (by their names in the notebook) are the course's versions:
-    ``with judged_alone("a1_apply_filterbank", apply_filterbank): ...`` runs ``apply_filterbank`` with the
-    course's ``conv2d_forward`` (yours has its own check), so one mistake costs one exercise. Raises
-    ``KeyError`` for an unknown exercise. See ``course_utils.exercises.judged_alone``.
-    """
-    from course_utils.exercises import judged_alone as alone
-
-    return alone(exercise, fn)
 
 
 # ---------------------------------------------------------------- in a notebook (IPython)

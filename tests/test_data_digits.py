@@ -41,7 +41,7 @@ def _rows(X):
 def test_split_digits_default_sizes_types_and_shapes():
     d = split_digits()
     assert isinstance(d, DigitsSplits) and d._fields == ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
-    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (1221, 216, 360)  # digits_train_val_test's sizes
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (1222, 216, 359)
     for X, y in ((d.X_train, d.y_train), (d.X_val, d.y_val), (d.X_test, d.y_test)):
         assert X.dtype == np.float32 and X.shape == (len(y), 1, 8, 8) and y.dtype == np.int64
         assert X.min() >= 0.0 and X.max() <= 1.0
@@ -76,7 +76,7 @@ def test_split_digits_is_deterministic_in_its_seed():
     assert _rows(a.X_test) != _rows(c.X_test)
 
 
-@pytest.mark.parametrize("val, test, sizes", [(0.0, 0.2, (1437, 0, 360)), (0.15, 0.0, (1527, 270, 0)),
+@pytest.mark.parametrize("val, test, sizes", [(0.0, 0.2, (1438, 0, 359)), (0.15, 0.0, (1528, 269, 0)),
                                               (0.0, 0.0, (1797, 0, 0))])
 def test_split_digits_zero_fractions_give_empty_arrays_of_the_right_shape(val, test, sizes):
     d = split_digits(seed=0, val_fraction=val, test_fraction=test)

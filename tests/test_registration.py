@@ -163,7 +163,7 @@ def test_experiment_is_deterministic():
 def _digits_tensors(seed=0):
     from course_utils.data.digits import split_digits
 
-    d = split_digits(seed, val_fraction=0.0)  # 1,437 training and 360 held-out images
+    d = split_digits(seed, val_fraction=0.0)  # 1,438 training and 359 held-out images
     return tuple(torch.from_numpy(a) for a in (d.X_train, d.y_train, d.X_test, d.y_test))
 
 

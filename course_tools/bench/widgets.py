@@ -24,6 +24,8 @@ def digits_models():
 
     from course_utils.data.digits import load_digits_arrays
     from course_utils.reference.sequential import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+    from course_utils.torch_track.data import tensor_loader
+    from course_utils.torch_track.train import fit
     from course_utils.widgets._view import torch_single_thread
 
     X, y = load_digits_arrays()
@@ -31,12 +33,9 @@ def digits_models():
                              rng=1), ReLU(), Flatten(), Linear(16 * 4 * 4, 10, rng=2))
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
-    opt = torch.optim.Adam(mlp.parameters(), 1e-2)
-    with torch_single_thread():
-        for _ in range(100):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(mlp(torch.tensor(X[:500])), torch.tensor(y[:500])).backward()
-            opt.step()
+    with torch_single_thread():  # 100 full-batch Adam steps with the course's loop
+        fit(mlp, tensor_loader(X[:500], y[:500], batch_size=500), tensor_loader(X[500:600], y[500:600], 100),
+            epochs=100, lr=1e-2, device="cpu", progress=False, verbose=False)
     return X, y, numpy_model, mlp
 
 

@@ -1,7 +1,7 @@
 """Convolution (lecture slides 16-24, 32; notebooks 01-02, Assignment 1 parts 2-4).
 
 Shapes: x (N, C, H, W) images, w (F, C, KH, KW) filters, b (F,) or None; outputs (N, F, H_out, W_out) with
-H_out = (H + 2*padding - KH) // stride + 1 (PyTorch's rounding).
+H_out = conv_output_size(H, KH, stride, padding) (``course_utils.reference``; PyTorch's rounding).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pooling and receptive fields (lecture slides 26-29; notebook 04, Assignment 2 parts 3-5).
 
-Pooling: x (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H - kernel_size) // stride + 1 (no padding);
+Pooling: x (N, C, H, W) -> (N, C, H_out, W_out), H_out = conv_output_size(H, kernel_size, stride) (no padding);
 the backward passes take dout (N, C, H_out, W_out) and x, and return dx (N, C, H, W).
 Receptive fields: layers [(kernel_size, stride, padding), ...] from the input up.
 """
@@ -17,6 +17,8 @@ def pool_cases(backward: bool):
         """8 cases, windows 1-3, non-square inputs, stride 1 to kernel_size + 1 (overlapping windows when
         stride < kernel_size, skipped pixels when stride > kernel_size); every other one small integers after
         a ReLU (many ties and zeros inside a window). Backward: with a random dout of the output's shape."""
+        from course_utils.reference import conv_output_size
+
         rng = np.random.default_rng(seed)
         out = []
         for i in range(8):
@@ -28,7 +30,7 @@ def pool_cases(backward: bool):
                  else rng.standard_normal((N, C, H, W)))
             case = dict(x=x, kernel_size=k, stride=stride)
             if backward:
-                Ho, Wo = (H - k) // stride + 1, (W - k) // stride + 1
+                Ho, Wo = conv_output_size(H, k, stride), conv_output_size(W, k, stride)
                 case = dict(dout=rng.standard_normal((N, C, Ho, Wo)), **case)
             out.append(case)
         return out

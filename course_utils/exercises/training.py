@@ -26,7 +26,7 @@ def digits_net(seed: int):
 
 def assignment_digits(seed: int):
     """Assignment 3's data as torch tensors (X_train, y_train, X_val, y_val): the course's digits split,
-    ``split_digits(seed, val_fraction=0.2, test_fraction=0.0)``: 1,437 training and 360 validation images,
+    ``split_digits(seed, val_fraction=0.2, test_fraction=0.0)``: 1,438 training and 359 validation images,
     stratified."""
     import torch
 

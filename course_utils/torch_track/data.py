@@ -26,7 +26,7 @@ cifar10  50,000 + 10,000 32x32 colour objects  synthetic shapes, 32x32, grey cop
 >>> x.shape, x.dtype, y.shape, y.dtype
 (torch.Size([64, 1, 28, 28]), torch.float32, torch.Size([64]), torch.int64)
 >>> len(data.train.dataset), len(data.val.dataset), len(data.test.dataset), data.num_classes
-(1293, 144, 360, 10)
+(1295, 143, 359, 10)
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class Arrays:
 # ----------------------------------------------------------------------------------------------- data sets
 def _digits(seed: int) -> Arrays:
     """The digits' training + validation images and test images of the course's one split (``split_digits``)."""
-    d = split_digits(seed, val_fraction=0.0)  # 1,437 + 360 test images; make_loaders carves out validation
+    d = split_digits(seed, val_fraction=0.0)  # 1,438 + 359 test images; make_loaders carves out validation
     return Arrays(d.X_train, d.y_train, d.X_test, d.y_test, CLASSES["digits"], "digits")
 
 
