@@ -211,3 +211,31 @@ def test_make_lab_serves_jupyterlab(tmp_path):
 def test_suite_runs_in_the_course_venv():
     venv = (REPO / ".venv").resolve()
     assert Path(sys.prefix).resolve() == venv, f"run the tests with .venv/bin/python, not {sys.executable}"
+
+
+@pytest.mark.slow
+def test_a_students_lab_alone_runs_the_course(tmp_path):
+    """`make lab`'s install (the student group only) imports every module of course_utils and runs a notebook,
+    without the instructor's or developer's tools."""
+    venv = tmp_path / "student-venv"
+    setup = subprocess.run(["make", "--no-print-directory", "setup-student", f"VENV={venv}"], cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
+    assert setup.returncode == 0, f"make setup-student failed:\n{setup.stdout[-3000:]}{setup.stderr[-3000:]}"
+    probe = (
+        "import importlib, importlib.util, pkgutil, course_utils\n"
+        "mods = [m.name for m in pkgutil.walk_packages(course_utils.__path__, 'course_utils.')"
+        " if not m.name.endswith('__main__')]\n"
+        "for m in mods: importlib.import_module(m)\n"
+        "print(len(mods), sorted(p for p in ('pytest', 'hypothesis', 'playwright', 'ruff', 'jupyterhub')"
+        " if importlib.util.find_spec(p)))\n"
+    )
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    count, tools = out.stdout.split(" ", 1)
+    assert int(count) > 30 and tools.strip() == "[]", out.stdout
+    run = subprocess.run([str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                          "--output", str(tmp_path / "02.ipynb"), str(REPO / "notebooks" / "02_convolution.ipynb")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "MPLBACKEND": "Agg"})
+    assert run.returncode == 0, run.stderr[-3000:]
