@@ -134,7 +134,7 @@ def test_installed_versions_match_the_lock():
             continue
         if have.split("+")[0] != version:
             wrong.append(f"{name}: installed {have}, lock {version}")
-    assert not wrong, "the venv does not match requirements.lock (run `make setup`):\n" + "\n".join(wrong)
+    assert not wrong, "the venv does not match requirements/dev.lock (run `make setup`):\n" + "\n".join(wrong)
 
 
 def test_course_utils_is_installed_editable_from_this_checkout():
