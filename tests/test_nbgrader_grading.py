@@ -353,13 +353,29 @@ def test_instructor_is_told_and_csv_is_complete(graded):
     assert any("renamed" in m for m in outcomes["renamed", "a1"].messages)
     assert outcomes["no_notebook", "a1"].status == "no notebook"
     assert lines[0].startswith("grading sandbox: "), "which whole-kernel limits hold, said at the start"
-    notes = [ln for ln in lines[1:] if ln.startswith(("renamed student folder", "refused student folder"))]
+    notes = [ln for ln in lines[1:]
+             if ln.startswith(("renamed student folder", "refused student folder", "class report"))]
     assert len(lines) == len(outcomes) + 1 + len(notes), "one line per submission"
     rows = list(csv.DictReader((root / "grading" / "scores.csv").open()))
     assert {(r["student"], r["assignment"]) for r in rows} == set(outcomes)
     row = next(r for r in rows if r["student"] == "plausibly_wrong")
     assert float(row["a1_conv2d_forward"]) == 0.0 and float(row["a1_conv_params"]) == 1.0
     assert float(row["total"]) == outcomes["plausibly_wrong", "a1"].total
+
+
+def test_a_known_mistake_is_named_in_feedback_csv_and_class_report(graded):
+    """A flipped kernel and a rounded-up output size: the feedback, the CSV's mistake columns and the class
+    report name them; a correct submission gets no diagnosis."""
+    root, outcomes, _ = graded
+    rows = {(r["student"], r["assignment"]): r for r in csv.DictReader((root / "grading" / "scores.csv").open())}
+    wrong = rows["plausibly_wrong", "a1"]
+    assert wrong["a1_conv2d_forward mistake"] == "flipped_kernel", (wrong, outcomes["plausibly_wrong", "a1"].messages)
+    assert wrong["a1_conv_output_size mistake"] == "ceil_not_floor"
+    assert not any(v for k, v in rows["noisy_alternative", "a1"].items() if k.endswith(" mistake"))
+    feedback = next((root / "grading" / "feedback" / "plausibly_wrong").rglob("*.html")).read_text()
+    assert "kernel flipped" in feedback and "cross-correlation" in feedback
+    report = (root / "grading" / "report.html").read_text()
+    assert "flipped_kernel" in report and "ceil_not_floor" in report and "plausibly_wrong" not in report
 
 
 def test_student_ids_are_unicode_nfc(graded):

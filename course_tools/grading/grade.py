@@ -16,8 +16,10 @@ happens to the others:
 
 One line per submission tells the instructor what happened, naming each item that lost points and why;
 ``scores.csv`` has one row per submission (rows of submissions not graded in this run are kept): student,
-assignment, one column per graded item (hand-graded ones included, empty until graded), total, max,
-the items still to grade by hand, status, message.
+assignment, one column per graded item (hand-graded ones included, empty until graded), and after each
+item with a hidden test a column "<item> mistake": the id of the known mistake its hidden-test outputs
+match (``verify.judge``, ``course_utils.exercises.diagnose``: "flipped_kernel"), empty when it passed or no
+known mistake explains its outputs; then total, max, the items still to grade by hand, status, message.
 """
 
 from __future__ import annotations
@@ -39,11 +41,11 @@ from dataclasses import dataclass, field
 
 from ..sandbox import cgroups, kernelspec
 from ..sandbox.kernel import REPORT_ENV
-from . import handwork, seeds
+from . import handwork, report, seeds
 from .config import RENAMED_NOTEBOOKS, course_root, load_config, make_api, read_notebooks, venv_bin_on_path
 from .preprocessors import KERNEL_DIED
 from .release import release, source_assignments
-from .verify import CHECK_DIR, check_path, judge_file
+from .verify import CHECK_DIR, check_path, judge
 
 warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's remove_submission (SQLAlchemy)
 
@@ -61,6 +63,8 @@ class Outcome:
     messages: list = field(default_factory=list)
     seconds: float = 0.0
     failed: bool = False  # nothing gradable, or grading failed: every item scores 0
+    #: grade id of an item with a hidden test -> the id of the known mistake its outputs match ("": none)
+    mistakes: dict = field(default_factory=dict)
 
     def fail(self, status: str, message: str) -> None:
         self.status, self.failed = status, True
@@ -142,7 +146,7 @@ def _record_rename(folder, course_name, submitted_name) -> None:
 
 def _recheck(root, config, student, aid, outcome) -> None:
     """Judge the hidden tests' saved outputs in this process (on the student's own cases, ``seeds.py``);
-    zero items whose outputs are not right."""
+    zero items whose outputs are not right; record the known mistake each wrong item's outputs match."""
     from nbgrader.api import Gradebook
 
     source, _, autograded, _ = _dirs(root, config)
@@ -154,16 +158,39 @@ def _recheck(root, config, student, aid, outcome) -> None:
             folder = os.path.join(autograded, student, aid)
             for grade_id, checks in hidden_checks(os.path.join(source, aid, nb_file)).items():
                 grade = gb.find_grade(grade_id, name, aid, student)
-                if not grade.auto_score:
-                    continue
+                if checks:
+                    outcome.mistakes[grade_id] = ""
                 for item, base in checks:
                     seed = seeds.student_seed(secret, aid, student, item, base)
-                    problem = judge_file(item, check_path(item, folder), seed=seed)
+                    problem, mistake = judge(item, check_path(item, folder), seed=seed)
                     if problem:
-                        grade.auto_score = 0.0
-                        outcome.messages.append(f"{grade_id}: 0 after re-checking outside the kernel ({problem})")
+                        # no outputs saved: the visible check failed first, and its message may name the mistake
+                        named = mistake or _named_in_cell(os.path.join(folder, nb_file), grade_id, item)
+                        outcome.mistakes[grade_id] = named or ""
+                        if grade.auto_score:  # (an item that failed in the kernel keeps its message)
+                            grade.auto_score = 0.0
+                            outcome.messages.append(f"{grade_id}: 0 after re-checking outside the kernel "
+                                                    f"({problem})")
                         break
         gb.db.commit()
+
+
+def _named_in_cell(nb_path: str, grade_id: str, item: str) -> str | None:
+    """The id of the known mistake that the error of the graded cell ``grade_id`` names, or None."""
+    from course_utils.exercises import get, mistake_named_in
+
+    try:
+        with open(nb_path, encoding="utf-8") as fh:
+            cells = json.load(fh).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        if (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id") == grade_id:
+            text = " ".join(" ".join([o.get("evalue", ""), *o.get("traceback", [])])
+                            for o in cell.get("outputs", []) if o.get("output_type") == "error")
+            mistake = mistake_named_in(get(item), text)
+            return mistake.id if mistake else None
+    return None
 
 
 def _log_lines(result) -> list[str]:
@@ -190,6 +217,7 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
             _recheck(root, api.config, student, aid, outcome)
             rechecked = {m.split(":")[0] for m in outcome.messages}
             out["messages"] += outcome.messages + _lost_points(api.config, student, aid, notebooks, skip=rechecked)
+            out["mistakes"] = outcome.mistakes
             from nbgrader.api import Gradebook
 
             with Gradebook(api.config.CourseDirectory.db_url) as gb:
@@ -418,6 +446,7 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
                         result = {"success": False, "limits": [],
                                   "messages": [f"grading worker died (exit {proc.exitcode})"]}
                     outcome.messages += result["messages"]
+                    outcome.mistakes = result.get("mistakes") or {}
                     # graded fairly: the cells that ran before a limit, or before the kernel died, keep their results
                     if result["limits"]:
                         outcome.status = "limit: " + ", ".join(dict.fromkeys(n for n, _ in result["limits"]))
@@ -441,8 +470,18 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
             _kill_tree(proc.pid)
         shutil.rmtree(tmp, ignore_errors=True)
     result = [outcomes[job] for job in jobs]
-    write_csv(result, csv_path or os.path.join(root, "grading", "scores.csv"))
+    _write_scores(result, csv_path or os.path.join(root, "grading", "scores.csv"), root, echo)
     return result
+
+
+def _write_scores(outcomes: list[Outcome], csv_path: str, root, echo) -> None:
+    """scores.csv, then the class report beside it (``report.py``): the grades are written first, so a report
+    that cannot be drawn never costs a grade (it says so instead)."""
+    write_csv(outcomes, csv_path)
+    try:
+        echo(f"class report: {report.write_course_report(root, csv_path)}")
+    except Exception as err:  # the CSV is written; the report is a view of it
+        echo(f"class report not written ({type(err).__name__}: {err})")
 
 
 def _discard(root, config, student, aid) -> None:
@@ -460,6 +499,7 @@ def _finish(config, outcome, echo) -> None:
     _collect_scores(config, outcome.student, outcome.assignment, outcome)
     if outcome.failed:
         outcome.scores = {k: 0.0 for k in outcome.max_scores}
+        outcome.mistakes = {}
     note = "; ".join(outcome.messages)
     echo(f"{outcome.student:>16} {outcome.assignment:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} "
          f"{outcome.status:<11} {outcome.seconds:5.1f}s  {note}")
@@ -467,6 +507,10 @@ def _finish(config, outcome, echo) -> None:
 
 def _column(o: Outcome, item: str) -> str:
     return item if item.startswith(o.assignment) else f"{o.assignment}:{item}"
+
+
+#: the column after an item's score that holds the id of the known mistake its hidden test diagnosed
+MISTAKE_COLUMN = "{} mistake"
 
 
 FIXED_COLUMNS = ("student", "assignment", "total", "max", "to grade by hand", "status", "message")
@@ -487,11 +531,16 @@ def write_csv(outcomes: list[Outcome], path: str) -> None:
 
     Grading a few students (``--student``) updates their rows and never drops the rest of the class.
     An item still to be graded by hand is empty and named in "to grade by hand"; "total" counts every
-    graded item, "max" every item.
+    graded item, "max" every item. After each item with a hidden test, "<item> mistake" (``MISTAKE_COLUMN``)
+    holds the diagnosed mistake's id, empty when none.
     """
     items, rows = read_csv(path)
     for o in outcomes:
-        row = {_column(o, k): ("" if v is None else v) for k, v in o.scores.items()}
+        row = {}
+        for k, v in o.scores.items():
+            row[_column(o, k)] = "" if v is None else v
+            if k in o.mistakes:
+                row[MISTAKE_COLUMN.format(_column(o, k))] = o.mistakes[k]
         items += [c for c in row if c not in items]
         to_do = [_column(o, k) for k, v in o.scores.items() if v is None]
         row.update(student=o.student, assignment=o.assignment, total=o.total, max=o.max_total, status=o.status,
@@ -533,11 +582,13 @@ def refresh_feedback(root=None, assignments=None, students=None, csv_path=None, 
         if problem:
             outcome.messages.append(problem)
         _collect_scores(config, student, aid, outcome)
+        columns = {k: MISTAKE_COLUMN.format(_column(outcome, k)) for k in outcome.scores}
+        outcome.mistakes = {k: old[c] for k, c in columns.items() if c in old}  # nothing is judged again
         outcome.messages = list(dict.fromkeys(outcome.messages))
         echo(f"{student:>16} {aid:<4} {outcome.total:5.1f}/{outcome.max_total:<5.1f} feedback "
              f"{'FAILED' if problem else 'written'}")
         outcomes.append(outcome)
-    write_csv(outcomes, csv_path)
+    _write_scores(outcomes, csv_path, root, echo)
     return outcomes
 
 

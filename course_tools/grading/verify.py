@@ -17,8 +17,9 @@ so a notebook that patches ``course_tools.grading.verify`` in ``sys.modules`` ch
 3. saves the outputs to ``.checks/<item>.npz`` beside the notebook (arrays only, no pickle);
 4. judges the saved outputs in a *fresh Python process* (``python -P -m course_tools.grading.verify``),
    which recomputes the expected values with the course's reference and compares them with its own
-   pristine NumPy: redefining ``np.allclose``, ``np.testing``, ``math.isclose`` or ``course_utils.checks``
-   in the notebook changes nothing there.
+   pristine NumPy (and names the known mistake the outputs match, ``course_utils.exercises.diagnose``:
+   "... Diagnosis: ... [mistake: flipped_kernel]"): redefining ``np.allclose``, ``np.testing``,
+   ``math.isclose`` or ``course_utils.checks`` in the notebook changes nothing there.
 
 ``make grade`` (``course_tools.grading.grade``) then judges the same ``.npz`` files once more in the
 instructor's own process, on the student's own cases (``seeds.py``: each student's seeds derive from a
@@ -36,9 +37,11 @@ that needs a grading kernel in which the course's implementations are not instal
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import types
+from typing import NamedTuple
 
 CHECK_DIR = ".checks"
 #: The parts of the student package a submission may use while its functions are judged: the self-check
@@ -361,35 +364,77 @@ def _judge_in_clean_process(item: str, path: str) -> str:
     return _JUDGE.stdout.readline().strip() or "the judging process died"
 
 
-def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
-    """Judge saved outputs in *this* process: None if right, else a message. ``seed`` overrides the file's."""
+#: how a verdict names the known mistake it diagnosed (``Exercise.mistakes``): "... [mistake: flipped_kernel]"
+MISTAKE_TAG = "[mistake: {}]"
+_MISTAKE_RE = re.compile(r"\[mistake: ([A-Za-z0-9_]+)\]")
+
+
+class Verdict(NamedTuple):
+    """A hidden test's verdict: ``problem`` None when right, else the message (with the diagnosis and its
+    ``MISTAKE_TAG`` when a known mistake explains the outputs); ``mistake`` the diagnosed mistake's id or None."""
+
+    problem: str | None
+    mistake: str | None = None
+
+
+def mistake_in(message: str | None) -> str | None:
+    """The mistake id a verdict's message names (its ``MISTAKE_TAG``), or None."""
+    found = _MISTAKE_RE.search(message or "")
+    return found.group(1) if found else None
+
+
+def judge(item: str, path: str, seed: int | None = None) -> Verdict:
+    """Judge saved outputs in *this* process (``judge_file``), and name the known mistake they match."""
     import numpy as np
 
-    from course_utils.exercises import LOW_PRECISION, get
+    from course_utils.exercises import diagnose, get
+    from course_utils.exercises.core import low_dtype
 
     spec = get(item)
     if not os.path.isfile(path):
-        return f"{item}: no hidden-test outputs were saved (the hidden test did not run to the end)"
+        return Verdict(f"{item}: no hidden-test outputs were saved (the hidden test did not run to the end)")
     try:
         with np.load(path, allow_pickle=False) as data:
             saved = {k: np.array(data[k]) for k in data.files}
     except Exception as err:
-        return f"{item}: unreadable hidden-test outputs ({type(err).__name__})"
+        return Verdict(f"{item}: unreadable hidden-test outputs ({type(err).__name__})")
     file_seed = int(saved.pop("seed", -1))
     if seed is not None and file_seed != seed:
-        return f"{item}: hidden-test outputs are for seed {file_seed}, expected {seed}"
+        return Verdict(f"{item}: hidden-test outputs are for seed {file_seed}, expected {seed}")
+    judged, first = [], None  # every case as (case, outputs, dtype); the first wrong one: (i, problem)
     for i, case in enumerate(spec.cases(file_seed)):
         got, dtypes = [], []
         while f"c{i}_{len(got)}" in saved:
             dtypes.append(str(saved.get(f"dtype_c{i}_{len(got)}", "")))
             got.append(saved[f"c{i}_{len(got)}"])
-        low = sorted({d for d in dtypes if d in LOW_PRECISION})
-        problem = spec.verdict(case, got, low[0] if low else None)
-        if problem:
-            if low:
-                problem += f" (your output is {low[0]}: compared with a tolerance for {low[0]})"
-            return f"{item}: hidden case {i} ({spec.describe(case)}): {problem}"
-    return None
+        low = low_dtype(dtypes)
+        judged.append((case, got, low))
+        if first is None:
+            problem = spec.verdict(case, got, low)
+            if problem:
+                first = i, problem
+                if not spec.mistakes:
+                    break
+    if first is None:
+        return Verdict(None)
+    i, problem = first
+    case, got, low = judged[i]
+    if low:
+        problem += f" (your output is {low}: compared with a tolerance for {low})"
+    message = f"{item}: hidden case {i} ({spec.describe(case)}): {problem}"
+    try:
+        mistake = diagnose(spec, case, got, low, also=judged[:i] + judged[i + 1:])
+    except Exception:  # naming the mistake never changes the verdict
+        mistake = None
+    if mistake is None:
+        return Verdict(message)
+    return Verdict(f"{message}. Diagnosis: {mistake.diagnosis} {MISTAKE_TAG.format(mistake.id)}", mistake.id)
+
+
+def judge_file(item: str, path: str, seed: int | None = None) -> str | None:
+    """Judge saved outputs in *this* process: None if right, else a message (ending with the diagnosis and
+    ``MISTAKE_TAG`` when a known mistake explains them: ``mistake_in``). ``seed`` overrides the file's."""
+    return judge(item, path, seed).problem
 
 
 def main(argv=None) -> int:

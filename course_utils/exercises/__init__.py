@@ -8,7 +8,8 @@ OK: conv_output_size agrees with the course's reference on 17 cases
 >>> check("conv2d_forward", my_conv)
 not attempted yet: my_conv still raises NotImplementedError; write it, run its cell, then this one
 
-Modules: ``core`` (the ``Exercise`` dataclass, the registry, ``check``, ``judged_alone``) and one per topic:
+Modules: ``core`` (the ``Exercise`` dataclass, the registry, ``check``, ``judged_alone``, the known
+``Mistake`` s and ``diagnose``) and one per topic:
 ``counting``, ``convolution``, ``backprop``, ``pooling``, ``deep``, ``training``, ``adversarial``,
 ``visualisation``.
 """
@@ -23,11 +24,15 @@ from .core import (
     NOT_ATTEMPTED,
     TOLERANCES,
     Exercise,
+    Mistake,
+    Variants,
     check,
+    diagnose,
     get,
     judged_alone,
+    mistake_named_in,
     references,
 )
 
-__all__ = ["EXERCISES", "ITEMS", "LOW_PRECISION", "NOT_ATTEMPTED", "TOLERANCES", "Exercise", "check", "get",
-           "judged_alone", "references"]
+__all__ = ["EXERCISES", "ITEMS", "LOW_PRECISION", "NOT_ATTEMPTED", "TOLERANCES", "Exercise", "Mistake", "Variants",
+           "check", "diagnose", "get", "judged_alone", "mistake_named_in", "references"]

@@ -5,7 +5,7 @@ x (N, 1, 8, 8) images in [0, 1], y (N,) labels -> x_adv of x's shape in [0, 1], 
 
 from __future__ import annotations
 
-from .core import Exercise, register
+from .core import Exercise, Mistake, Variants, implementation, register
 from .training import digits_net, model_cases, model_inputs
 
 
@@ -22,8 +22,38 @@ def _call(fn, case):
     return fn(digits_net(case["seed"]), x, y, case["eps"])
 
 
+@implementation
+def _fgsm_wrong(case, how):
+    """Wrong FGSM images. ``how``: "sign" (a step against the gradient), "clamp" (not clamped to [0, 1]),
+    "unchanged" (x itself), "no_sign" (the raw gradient of the mean or the summed loss, not its sign)."""
+    import torch.nn.functional as F
+
+    x, y = model_inputs(case)
+    x = x.clone().requires_grad_(True)
+    F.cross_entropy(digits_net(case["seed"])(x), y).backward()
+    grad, x, eps = x.grad, x.detach(), case["eps"]
+    if how == "sign":
+        return (x - eps * grad.sign()).clamp(0.0, 1.0).numpy()
+    if how == "clamp":
+        return (x + eps * grad.sign()).numpy()
+    if how == "unchanged":
+        return x.numpy()
+    return Variants(*(v.numpy() for g in (grad, grad * len(y)) for v in ((x + eps * g).clamp(0.0, 1.0), x + eps * g)))
+
+
+FGSM_MISTAKES = (
+    Mistake("wrong_sign", "your images step AGAINST the gradient (x - eps * sign): an untargeted attack climbs the "
+                          "loss of the true label, x + eps * sign(gradient)", lambda case: _fgsm_wrong(case, "sign")),
+    Mistake("not_clipped", "your images leave [0, 1]: clamp x + eps * sign(gradient) back into the valid pixel "
+                           "range", lambda case: _fgsm_wrong(case, "clamp")),
+    Mistake("unchanged", "your images are the inputs unchanged: add eps * sign(gradient) to them",
+            lambda case: _fgsm_wrong(case, "unchanged")),
+    Mistake("no_sign", "your step is the raw gradient, not its sign: FGSM moves every pixel by exactly eps "
+                       "(x + eps * gradient.sign())", lambda case: _fgsm_wrong(case, "no_sign")),
+)
+
 register(Exercise(
-    "fgsm", model_cases(4), _fgsm, call=_call, float64=(1e-6, 1e-6),
+    "fgsm", model_cases(4), _fgsm, call=_call, float64=(1e-6, 1e-6), mistakes=FGSM_MISTAKES,
     hints={"shape": "one adversarial image per input image, of x's shape",
            "values": "x + eps * sign(gradient of the cross-entropy with respect to x), then clamp(0, 1); do not "
                      "change x or the model"},

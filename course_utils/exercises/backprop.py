@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .convolution import conv_cases
-from .core import Exercise, implementation, register
+from .core import Exercise, Mistake, Variants, implementation, register
 
 
 # ---------------------------------------------------------------- a 1-D filter tied across positions
@@ -33,8 +33,24 @@ def _tied(case):
     return per_position.sum(axis=0)
 
 
+@implementation
+def _tied_per_position(case):
+    """The per-position gradients dout[i] * x[i + j], (positions, kernel_size): what a wrong answer keeps."""
+    x, dout, K = case["x"], case["dout"], case["kernel_size"]
+    return np.array([[dout[i] * x[i + j] for j in range(K)] for i in range(len(dout))])
+
+
+TIED_MISTAKES = (
+    Mistake("first_position_only", "your dw equals the gradient of the first position only: the filter is used "
+                                   "at every position, and each use adds its gradient",
+            lambda case: _tied_per_position(case)[0]),
+    Mistake("not_summed", "your dw holds one gradient per position (or the last one): sum them over the "
+                          "positions into one gradient per weight",
+            lambda case: Variants(_tied_per_position(case), _tied_per_position(case)[-1])),
+)
+
 register(Exercise(
-    "tied_weight_gradient", _tied_cases, _tied,
+    "tied_weight_gradient", _tied_cases, _tied, mistakes=TIED_MISTAKES,
     examples=lambda: [dict(x=np.array([1.0, 2.0, 3.0]), dout=np.array([1.0, 1.0]), kernel_size=2)],
     hints={"shape": "one gradient per weight of the shared filter: (kernel_size,)",
            "values": "sum the per-position gradients dout[i] * x[i + j] over every position i"},
@@ -105,8 +121,34 @@ def _conv_backward(case):
     return conv2d_backward(**case)
 
 
+@implementation
+def _backward_wrong(case, how):
+    """Wrong (dx, dw, db). ``how``: "dx_first_filter" (dx from filter 0 only), "dw_first_image" (dw from image 0
+    only), "db_no_batch_sum" (db of image 0 only, or one row per image)."""
+    from course_utils.reference import conv2d_backward
+
+    dx, dw, db = conv2d_backward(**case)
+    if how == "dx_first_filter":
+        return conv2d_backward(**{**case, "dout": case["dout"][:, :1], "w": case["w"][:1]})[0], dw, db
+    if how == "dw_first_image":
+        return dx, conv2d_backward(**{**case, "dout": case["dout"][:1], "x": case["x"][:1]})[1], db
+    return Variants((dx, dw, case["dout"][0].sum(axis=(1, 2))), (dx, dw, case["dout"].sum(axis=(2, 3))))
+
+
+BACKWARD_MISTAKES = (
+    Mistake("dx_first_filter_only", "your dx equals the gradient through the FIRST filter only: every filter "
+                                    "saw the input, so dx sums the contributions of all F filters",
+            lambda case: _backward_wrong(case, "dx_first_filter")),
+    Mistake("dw_first_image_only", "your dw equals the gradient of the FIRST image only: the filters are shared "
+                                   "by the whole batch, so dw sums over the N images",
+            lambda case: _backward_wrong(case, "dw_first_image")),
+    Mistake("db_no_batch_sum", "your db is not summed over the batch: db[f] adds dout[n, f] over every image n "
+                               "as well as every position", lambda case: _backward_wrong(case, "db_no_batch_sum")),
+)
+
 register(Exercise(
     "conv2d_backward", conv_backward_cases, _conv_backward, examples=_backward_examples, outputs=("dx", "dw", "db"),
+    mistakes=BACKWARD_MISTAKES,
     hints={"shape": "dx has the shape of x (cut the padding off), dw the shape of w, db one value per filter",
            "dx": "scatter dout[n, f, i, j] * w[f] back onto the window: overlapping windows must add (+=) into "
                  "dx, not overwrite it; then cut the padding off",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Exercise, implementation, register
+from .core import Exercise, Mistake, Variants, implementation, register
 
 
 # ---------------------------------------------------------------- output size
@@ -31,8 +31,27 @@ def _output_size(case) -> int:
     return conv_output_size(**case)
 
 
+@implementation
+def _size_ceil(case) -> int:
+    """Wrong: rounds up where the stride does not divide (a window that runs past the padded input)."""
+    return -(-(case["size"] + 2 * case["padding"] - case["kernel_size"]) // case["stride"]) + 1
+
+
+@implementation
+def _size_padding_once(case) -> int:
+    """Wrong: adds the padding once, as if only one side were padded."""
+    return (case["size"] + case["padding"] - case["kernel_size"]) // case["stride"] + 1
+
+
+SIZE_MISTAKES = (
+    Mistake("ceil_not_floor", "your size equals the formula rounded up (ceil): a last window that runs past the "
+                              "padded input is not computed, so the division rounds down", _size_ceil),
+    Mistake("padding_counted_once", "your size equals the formula with the padding counted once: padding adds "
+                                    "padding pixels on BOTH sides, 2 * padding in all", _size_padding_once),
+)
+
 register(Exercise(
-    "conv_output_size", output_size_cases, _output_size,
+    "conv_output_size", output_size_cases, _output_size, mistakes=SIZE_MISTAKES,
     examples=lambda: [dict(size=H, kernel_size=K, stride=S, padding=P) for H, K, S, P in
                       [(32, 3, 1, 1), (227, 11, 4, 0), (8, 3, 2, 0), (5, 3, 1, 0), (10, 4, 3, 1), (6, 6, 1, 0),
                        (9, 2, 2, 2)]],
@@ -78,12 +97,72 @@ def _conv_forward(case):
     return conv2d_forward(**case)
 
 
+@implementation
+def _conv(case, **changes):
+    from course_utils.reference import conv2d_forward
+
+    return conv2d_forward(**{**case, **changes})
+
+
+@implementation
+def _conv_flipped(case):
+    """Wrong: a true convolution (the kernel flipped in both directions)."""
+    return _conv(case, w=case["w"][:, :, ::-1, ::-1].copy())
+
+
+@implementation
+def _conv_no_bias(case):
+    """Wrong: forgets b."""
+    return _conv(case, b=None)
+
+
+@implementation
+def _conv_first_channel(case):
+    """Wrong: sums over the first input channel only."""
+    return _conv(case, x=case["x"][:, :1], w=case["w"][:, :1])
+
+
+@implementation
+def _conv_one_sided_padding(case):
+    """Wrong: pads on one side only: 2 * padding zeros after the image (copied into the top-left corner of the
+    padded array), or padding zeros before it only."""
+    p = case["padding"]
+    return Variants(_conv(case, x=np.pad(case["x"], ((0, 0), (0, 0), (0, 2 * p), (0, 2 * p))), padding=0),
+                    _conv(case, x=np.pad(case["x"], ((0, 0), (0, 0), (p, 0), (p, 0))), padding=0),
+                    _conv(case, x=np.pad(case["x"], ((0, 0), (0, 0), (0, p), (0, p))), padding=0))
+
+
+@implementation
+def _conv_stride_ignored(case):
+    """Wrong: slides the window one pixel at a time whatever the stride (at the right output size, or at stride
+    1's)."""
+    full = _conv(case, stride=1)
+    Ho, Wo = _conv(case).shape[2:]
+    return Variants(full, full[:, :, :Ho, :Wo])
+
+
+CONV_MISTAKES = (
+    Mistake("flipped_kernel", "your output equals a convolution with the kernel flipped: deep-learning libraries "
+                              "compute cross-correlation, not convolution", _conv_flipped),
+    Mistake("no_bias", "your output equals the right one without the bias: add b[f] to every position of map f",
+            _conv_no_bias),
+    Mistake("first_channel_only", "your output equals a sum over the FIRST input channel only: a filter spans "
+                                  "all C channels, sum over them too", _conv_first_channel),
+    Mistake("one_sided_padding", "your output equals an input padded on one side only: pad padding zeros on "
+                                 "every side (top, bottom, left and right)", _conv_one_sided_padding),
+    Mistake("stride_ignored", "your output equals the stride-1 one: output (i, j) starts at input pixel "
+                              "(i*stride, j*stride), not (i, j)", _conv_stride_ignored),
+)
+
 register(Exercise(
-    "conv2d_forward", conv_cases, _conv_forward, examples=_conv_examples,
+    "conv2d_forward", conv_cases, _conv_forward, examples=_conv_examples, mistakes=CONV_MISTAKES,
     hints={"shape": "H_out = (H + 2*padding - KH) // stride + 1 (likewise W_out), one map per filter",
            "values": "slide the window without flipping the filter (cross-correlation), sum over ALL input "
                      "channels, add b[f]; pad with zeros first: output (i, j) starts at padded pixel "
                      "(i*stride, j*stride)"},
+    # Assignment 1's conv2d_forward may call the student's conv_output_size: judged with the course's, so that a
+    # wrong output size costs that item only
+    uses={"conv_output_size": "course_utils.reference:conv_output_size"},
 ), "a1_conv2d_forward")
 
 

@@ -12,7 +12,10 @@ An ``Exercise`` says everything the course knows about one function students wri
   function calls, by their names in the notebook -> the course's function that stands in for them while
   this one is judged, ``judged_alone``); ``judge(case, got)`` replaces the comparison where no reference
   output exists (a filterbank's design, a training loop's accuracy): it returns None when ``got`` is right,
-  else what is wrong, or (what is wrong, the ``hints`` key of the hint to show).
+  else what is wrong, or (what is wrong, the ``hints`` key of the hint to show);
+* ``mistakes``: the plausible wrong implementations students write (``Mistake``: an id, the wrong output for
+  a case, one sentence naming it); ``diagnose`` names the one a wrong answer matches, in the self-check's
+  message ("Diagnosis: ...") and in the hidden tests' verdict.
 
 ``check(name, fn)`` is the notebook's self-check (one call per exercise); an assignment's item id
 (``"a1_conv2d_forward"``, ``ITEMS``) names the same spec, and the hidden tests (``course_tools.grading``)
@@ -61,6 +64,30 @@ def describe_arrays(case: dict) -> str:
                      for k, v in case.items())
 
 
+class Variants(tuple):
+    """Several wrong outputs of one mistake (the ways students write it): ``Mistake.output`` may return
+    ``Variants(output, other_output, ...)``."""
+
+    def __new__(cls, *outputs):
+        return super().__new__(cls, outputs)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong implementation of an exercise, and the one sentence that names it.
+
+    ``output(case)``: what the wrong implementation returns for ``case`` (in the form of the exercise's
+    ``reference``; ``Variants(...)`` for several ways of making it), written beside the reference and marked
+    ``@implementation``; or, for an exercise judged without a reference output, ``matches(case, got)``: True
+    when the outputs ``got`` show the mistake's symptom.
+    """
+
+    id: str
+    diagnosis: str
+    output: Callable[[dict], Any] | None = None
+    matches: Callable[[dict, list], bool] | None = None
+
+
 @dataclass(frozen=True)
 class Exercise:
     """One exercise (see the module docstring). Only ``name`` and ``cases`` are required."""
@@ -85,6 +112,8 @@ class Exercise:
     checked_cases: int = 4
     #: examples the notebook's self-check runs and an assignment's does not (its function's signature differs)
     notebook_examples: Callable[[], list] = lambda: []
+    #: the plausible wrong implementations ``diagnose`` can name
+    mistakes: tuple = ()
 
     def tolerance(self, dtype: str | None = None) -> tuple[float, float]:
         """(rtol, atol) for an output of ``dtype`` (None or "float64": this exercise's float64 tolerance)."""
@@ -170,6 +199,81 @@ def as_arrays(out) -> list[tuple[np.ndarray, str]]:
     return [(np.array(out, dtype=np.float64), str(dtype) if dtype is not None else "")]
 
 
+def low_dtype(dtypes) -> str | None:
+    """The lowest precision among the outputs' dtypes (None: float64 or not a float): the tolerance's dtype."""
+    low = sorted({d for d in dtypes if d in LOW_PRECISION})
+    return low[0] if low else None
+
+
+# ---------------------------------------------------------------- naming the student's mistake
+def _agrees(ex: Exercise, got: list, wrong, dtype: str | None) -> bool:
+    """Whether outputs ``got`` equal ``wrong`` (an output in the form of ``ex.reference``) within tolerance."""
+    if ex.exact:
+        return exact(got, wrong) is None
+    rtol, atol = ex.tolerance(dtype)
+    return compare(got, wrong, rtol, atol, scaled=dtype in LOW_PRECISION) is None
+
+
+def _explains(ex: Exercise, mistake: Mistake, case: dict, got: list, dtype: str | None) -> bool:
+    """Whether ``mistake`` explains the wrong outputs ``got`` of ``case``: they equal one of its wrong outputs,
+    which the right answer does not (a case where the mistake changes nothing explains nothing)."""
+    try:
+        if mistake.matches is not None:
+            return bool(mistake.matches(case, got))
+        wrongs = mistake.output(case)
+        expected = None if ex.reference is None else [a for a, _ in as_arrays(ex.reference(case))]
+        for wrong in wrongs if isinstance(wrongs, Variants) else (wrongs,):
+            if (expected is None or not _agrees(ex, expected, wrong, dtype)) and _agrees(ex, got, wrong, dtype):
+                return True
+    except Exception:  # a wrong implementation that cannot run on this case explains nothing
+        return False
+    return False
+
+
+def diagnose(ex: Exercise, case: dict, got: list, dtype: str | None = None, also=()) -> Mistake | None:
+    """The known mistake (``ex.mistakes``) that the student's wrong outputs match, or None.
+
+    ``got``: the student's outputs for ``case`` as the judge sees them (float64 arrays, ``as_arrays``),
+    ``dtype`` the low precision they were computed in (their tolerance), ``also``: other cases the student
+    was judged on, as (case, got, dtype). A mistake is named when, on ``case`` and on every other case the
+    student gets wrong, the outputs equal the mistake's output within the exercise's tolerance while the
+    right answer does not (a wrong answer that matches no mistake, or two mistakes at once, gets None). The
+    first such mistake in ``ex.mistakes`` order wins. A right answer gets None.
+    """
+    if not ex.mistakes:
+        return None
+    wrong_cases = [(c, g, d) for c, g, d in [(case, got, dtype), *also] if ex.verdict(c, g, d) is not None]
+    if not wrong_cases or wrong_cases[0][0] is not case:
+        return None
+    for mistake in ex.mistakes:
+        if all(_explains(ex, mistake, c, g, d) for c, g, d in wrong_cases):
+            return mistake
+    return None
+
+
+def with_diagnosis(message: str, mistake: Mistake | None) -> str:
+    """A self-check's failure ``message`` with the line "Diagnosis: ..." before its hint (lines of
+    ``checks.WIDTH`` characters at most)."""
+    if mistake is None:
+        return message
+    lines = message.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("Hint:")), len(lines))
+    return "\n".join([*lines[:at], *checks._lines(f"Diagnosis: {mistake.diagnosis}"), *lines[at:]])
+
+
+def mistake_named_in(ex: Exercise, text: str) -> Mistake | None:
+    """The mistake of ``ex`` whose "Diagnosis: ..." line (``with_diagnosis``) stands in ``text`` (a self-check's
+    error as a notebook shows it, wrapped or cut short with "…"), or None. How ``make grade`` records the
+    mistake of an item whose visible check failed, so that its hidden test never ran."""
+    import re
+
+    found = re.search(r"Diagnosis: (.*?)(?:\s*Hint:|$)", " ".join(text.split()))
+    said = found.group(1).rstrip("…. ").strip() if found else ""
+    if len(said) < 20:  # too little left to tell two mistakes apart
+        return None
+    return next((m for m in ex.mistakes if " ".join(m.diagnosis.split()).startswith(said)), None)
+
+
 # ---------------------------------------------------------------- each exercise judged on its own
 def references(name: str) -> dict:
     """{name in the notebook: the course's function} for the exercise's ``uses`` (their modules imported)."""
@@ -240,15 +344,36 @@ def judged_alone(name: str, fn, wrap=None):
 
 
 # ---------------------------------------------------------------- the notebook self-check
+def _judged(ex: Exercise, out) -> tuple[list, str | None]:
+    got = as_arrays(out)
+    return [a for a, _ in got], low_dtype(d for _, d in got)
+
+
+def _diagnose_call(ex: Exercise, fn, case: dict, out, rest: list) -> Mistake | None:
+    """``diagnose`` for the self-check: ``out`` failed on ``case``; ``fn`` also runs on the ``rest`` of the
+    cases, so that a mistake is named only if it explains every case the function gets wrong, as the hidden
+    tests' judge does (a case where ``fn`` raises is no evidence)."""
+    if not ex.mistakes:
+        return None
+    try:
+        also = []
+        for other in rest:
+            try:
+                also.append((other, *_judged(ex, ex.call(fn, other))))
+            except Exception:
+                continue
+        return diagnose(ex, case, *_judged(ex, out), also=also)
+    except Exception:  # naming the mistake never hides the failure
+        return None
+
+
 def _fail(ex: Exercise, case: dict, expected: str | None, got: str, hint: str, detail: str = ""):
     checks._fail(f"{ex.name}: {ex.describe(case)}", expected, got, hint, detail)
 
 
 def _check_case(ex: Exercise, case: dict, out) -> None:
     got = as_arrays(out)
-    arrays, dtypes = [a for a, _ in got], [d for _, d in got]
-    low = sorted({d for d in dtypes if d in LOW_PRECISION})
-    dtype = low[0] if low else None
+    arrays, dtype = [a for a, _ in got], low_dtype(d for _, d in got)
     if ex.judge is not None:
         problem = ex.judge(case, arrays)
         if problem:
@@ -283,7 +408,8 @@ def check(name: str, fn, seed: int = 0) -> None:
     Runs the exercise's fixed examples, then a few of its seeded random cases (``seed``), and compares each
     output with the course's reference, within the exercise's tolerance for the output's dtype. Prints one
     "OK" line when all agree; raises ``checks.CheckFailed`` naming the case, the expected and the actual
-    value and a hint at the first that does not. A function that still raises NotImplementedError prints
+    value, the known mistake it matches (``diagnose``: a "Diagnosis: ..." line) and a hint at the first that
+    does not. A function that still raises NotImplementedError prints
     ``NOT_ATTEMPTED`` in a notebook (so that it runs top to bottom); in an assignment (``name`` an item id)
     the error goes on, and the test fails. Other exercises ``fn`` calls are the course's while it runs
     (``judged_alone``).
@@ -292,7 +418,7 @@ def check(name: str, fn, seed: int = 0) -> None:
     graded = name in ITEMS
     cases = [*ex.examples(), *([] if graded else ex.notebook_examples()), *ex.cases(seed)[: ex.checked_cases]]
     with judged_alone(name, fn):
-        for case in cases:
+        for k, case in enumerate(cases):
             try:
                 out = ex.call(fn, case)
             except NotImplementedError:
@@ -300,7 +426,13 @@ def check(name: str, fn, seed: int = 0) -> None:
                     raise
                 print(NOT_ATTEMPTED.format(name=getattr(fn, "__name__", ex.name)))
                 return
-            _check_case(ex, case, out)
+            try:
+                _check_case(ex, case, out)
+            except checks.CheckFailed as failed:
+                mistake = _diagnose_call(ex, fn, case, out, cases[k + 1:])
+                if mistake is None:
+                    raise
+                raise checks.CheckFailed(with_diagnosis(str(failed), mistake)) from None
     n = f"{len(cases)} case{'s' * (len(cases) > 1)}"
     verdict = "passes every test" if ex.reference is None else "agrees with the course's reference"
     checks._ok(f"{ex.name} {verdict} on {n}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Exercise, compare, implementation, register
+from .core import Exercise, Mistake, Variants, compare, implementation, register
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 TARGET_ACCURACY = 0.90  # stated in the assignment: validation accuracy on digits after TRAIN_EPOCHS epochs
@@ -69,8 +69,22 @@ def _accuracy(case) -> float:
         return (digits_net(case["seed"])(x).argmax(1) == y).double().mean().item()
 
 
+@implementation
+def _accuracy_count(case):
+    """Wrong: the number of correct predictions, or their percentage, instead of the fraction."""
+    import torch
+
+    x, y = model_inputs(case)
+    with torch.no_grad():
+        correct = float((digits_net(case["seed"])(x).argmax(1) == y).sum().item())
+    return Variants(correct, 100.0 * correct / len(y))
+
+
 register(Exercise(
     "accuracy", model_cases(5), _accuracy, call=_accuracy_call,
+    mistakes=(Mistake("count_not_fraction", "your accuracy equals the NUMBER (or the percentage) of correct "
+                                            "predictions: divide by the number of images, a fraction in [0, 1]",
+                      _accuracy_count),),
     judge=lambda case, got: compare(got, _accuracy(case), names=["accuracy (a fraction in [0, 1])"]),
     hints={"values": "the fraction (a float in [0, 1]) of images whose largest logit (argmax over dim=1) is "
                      "the label"},
@@ -138,8 +152,69 @@ def _train_judge(case, got) -> str | None:
     return None
 
 
+def _trained(case, got):
+    """(history (5, epochs), the trained model) of the saved outputs of a training loop, or None."""
+    *params, history, _ = got
+    if history.shape != (len(HISTORY_KEYS), case["epochs"]):
+        return None
+    return history, _load_params(digits_net(case["seed"]), params)
+
+
+@implementation
+def _no_zero_grad(case, got) -> bool:
+    """The symptom of gradients accumulated across batches: the weights moved, the training loss grew (or
+    overflowed) and the model is no better than the target."""
+    import torch
+
+    history, model = _trained(case, got)
+    initial = digits_net(case["seed"]).state_dict().values()
+    moved = any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), initial))
+    loss = history[1]
+    _, _, Xva, yva = assignment_digits(case["seed"])
+    with torch.no_grad():
+        accuracy = (model(Xva).argmax(1) == yva).double().mean().item()
+    return moved and accuracy < TARGET_ACCURACY and (not np.all(np.isfinite(loss)) or loss[-1] > loss[0])
+
+
+@implementation
+def _no_step(case, got) -> bool:
+    """The weights after training are the initial ones."""
+    import torch
+
+    _, model = _trained(case, got)
+    initial = digits_net(case["seed"]).state_dict().values()
+    return all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), initial))
+
+
+@implementation
+def _validated_on_training_set(case, got) -> bool:
+    """The history's last validation accuracy (or loss) is the trained model's on the TRAINING set, not on the
+    validation set."""
+    import torch
+
+    history, model = _trained(case, got)
+    Xtr, ytr, Xva, yva = assignment_digits(case["seed"])
+    with torch.no_grad():
+        acc_train, acc_val = ((model(X).argmax(1) == y).double().mean().item() for X, y in ((Xtr, ytr), (Xva, yva)))
+        loss_train, loss_val = (torch.nn.functional.cross_entropy(model(X), y).item()
+                                for X, y in ((Xtr, ytr), (Xva, yva)))
+    return (abs(history[4, -1] - acc_train) < 1e-4 < abs(acc_train - acc_val)
+            or abs(history[3, -1] - loss_train) < 1e-3 * loss_train < abs(loss_train - loss_val))
+
+
+TRAIN_MISTAKES = (
+    Mistake("no_zero_grad", "your training loss grows while the weights change, the symptom of gradients that "
+                            "pile up across batches: call optimizer.zero_grad() before each loss.backward()",
+            matches=_no_zero_grad),
+    Mistake("no_step", "your model's weights after training are the initial ones: call optimizer.step() after "
+                       "each loss.backward(), with an optimizer built on model.parameters()", matches=_no_step),
+    Mistake("validated_on_training_set", "your history's validation numbers are the model's on the TRAINING set: "
+                                         "evaluate on X_val, y_val", matches=_validated_on_training_set),
+)
+
 register(Exercise(
     "train", lambda seed: [dict(seed=seed, epochs=TRAIN_EPOCHS, lr=0.1)], call=_train_call, judge=_train_judge,
+    mistakes=TRAIN_MISTAKES,
     hints={"values": "for each mini-batch: forward, cross-entropy, zero_grad, backward, step (SGD, momentum 0.9); "
                      "after each epoch append to every history list and call on_epoch_end(history)"},
     describe=lambda c: f"digits, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False,
