@@ -3,8 +3,8 @@
 In a temporary copy of the course (the real gradebook is never touched) it grades:
 
 1. one solution submission per assignment, one at a time (``--workers 1``): seconds per submission,
-   against the target of 10 s per submission per assignment;
-2. a class of ``--students`` (default 50) submissions of one assignment (``--assignment``, default a1)
+   against the target of 6 s per submission per assignment;
+2. a class of ``--students`` (default 100) submissions of one assignment (``--assignment``, default a1)
    with ``--workers`` parallel workers: wall time against the target of 5 minutes.
 
 Timings include everything ``make grade`` does (sandboxed kernel, hidden checks, re-check, feedback).
@@ -23,7 +23,7 @@ from course_tools.grading.config import course_root
 from course_tools.grading.grade import grade_all
 from course_tools.grading.release import source_assignments
 
-PER_SUBMISSION_TARGET_S = 10.0
+PER_SUBMISSION_TARGET_S = 6.0
 CLASS_TARGET_S = 300.0
 
 
@@ -43,7 +43,7 @@ def _submit(tmp: str, student: str, aid: str, root: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=50)
+    parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--assignment", default="a1")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-class", action="store_true", help="only the per-submission timings")

@@ -36,6 +36,7 @@ that needs a grading kernel in which the course's implementations are not instal
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -112,10 +113,11 @@ def _reachable_modules(fn):
     return [("", holder), *((getattr(v, "__name__", ""), v) for v in values if isinstance(v, types.ModuleType))]
 
 
-def _forbidden_functions(numpy_only=False, fn=None):
+def _forbidden_functions(numpy_only=False, fn=None, forbidden_file=is_forbidden_file):
     """Every plain function (and method) defined in an already-imported forbidden module or file, and those
     the student's function ``fn`` holds (a module of the course loaded under another name and dropped from
-    ``sys.modules`` still has its functions' files)."""
+    ``sys.modules`` still has its functions' files). ``forbidden_file``: ``is_forbidden_file``, or a cache of
+    it that lives while no student code runs (the files' links cannot change meanwhile)."""
     import importlib
 
     for name in ("course_utils.reference", "course_utils.counting"):
@@ -127,7 +129,7 @@ def _forbidden_functions(numpy_only=False, fn=None):
     reachable = _reachable_modules(fn) if fn is not None else []
     for mod_name, mod in [*sys.modules.items(), *reachable]:
         if not isinstance(mod, types.ModuleType) or not (
-                is_forbidden_module(mod_name, numpy_only) or is_forbidden_file(getattr(mod, "__file__", None))
+                is_forbidden_module(mod_name, numpy_only) or forbidden_file(getattr(mod, "__file__", None))
                 or mod_name == "" or mod_name.startswith("course_utils.exercises.")):
             continue
         for obj in list(vars(mod).values()):
@@ -136,7 +138,7 @@ def _forbidden_functions(numpy_only=False, fn=None):
                 fn = getattr(fn, "__func__", fn)
                 if not isinstance(fn, types.FunctionType) or id(fn) in seen or fn.__code__.co_freevars:
                     continue
-                if is_forbidden_module(fn.__module__ or "", numpy_only) or is_forbidden_file(fn.__code__.co_filename) \
+                if is_forbidden_module(fn.__module__ or "", numpy_only) or forbidden_file(fn.__code__.co_filename) \
                         or getattr(fn, IMPLEMENTATION, False):
                     seen.add(id(fn))
                     yield fn
@@ -199,14 +201,16 @@ class tripwires:
         del log[:]
         self.log = log
         self.swaps = []  # (function, its own code, its tripwire)
-        for fn in list(_forbidden_functions(self.numpy_only, self.fn)):
+        # each file resolved once (real paths: ~0.1 s a check otherwise); no student code runs until armed
+        forbidden_file = functools.cache(is_forbidden_file)
+        for fn in list(_forbidden_functions(self.numpy_only, self.fn, forbidden_file)):
             trip = _tripwire.__code__.replace(
                 co_name=fn.__code__.co_name, co_qualname=f"{fn.__module__}.{fn.__code__.co_qualname}"
             )
             self.swaps.append((fn, fn.__code__, trip))
         #: what the tripwires of the course's own functions are called (whatever their module's name)
         self.course_names = {trip.co_qualname for fn, _, trip in self.swaps
-                             if is_forbidden_file(fn.__code__.co_filename)}
+                             if forbidden_file(fn.__code__.co_filename)}
         self.attributes = [(mod, name, getattr(mod, name), _tripping(f"{mod.__name__}.{name}"))
                            for mod, name in _forbidden_builtins(self.numpy_only)]
         self.modules_before = set(sys.modules)
@@ -268,7 +272,7 @@ def check(item: str, fn, seed: int) -> None:
     """Run the hidden test ``item`` on the student's ``fn`` (see the module docstring). Raises AssertionError."""
     import numpy as np
 
-    from course_utils.exercises import get
+    from course_utils.exercises import diagnose_error, get
     from course_utils.exercises.core import as_arrays
 
     spec = get(item)
@@ -286,12 +290,12 @@ def check(item: str, fn, seed: int) -> None:
                 if tripped:
                     break
                 raise
-            except Exception as err:  # the student's code failed on this case
+            except Exception as err:  # the student's code failed on this case (the error may show a mistake)
                 if tripped:
                     break
-                raise AssertionError(
-                    f"{item}: hidden case {i} ({spec.describe(case)}) raised {type(err).__name__}: {err}"
-                ) from None
+                raise AssertionError(diagnosed(
+                    f"{item}: hidden case {i} ({spec.describe(case)}) raised {type(err).__name__}: {err}",
+                    diagnose_error(spec, err))) from None
             for j, (arr, dtype) in enumerate(as_arrays(out)):
                 outputs[f"c{i}_{j}"] = arr
                 outputs[f"dtype_c{i}_{j}"] = np.array(dtype)
@@ -358,6 +362,9 @@ def _judge_in_clean_process(item: str, path: str) -> str:
         _JUDGE = subprocess.Popen(
             [sys.executable, "-P", "-s", "-m", "course_tools.grading.verify", "--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=os.path.dirname(path),
+            # a process group of its own: at shutdown ipykernel signals the children in the kernel's group and
+            # waits seconds for each that it never reaped; this one ends by itself when the kernel's pipe closes
+            process_group=0,
         )
     _JUDGE.stdin.write(f"{item}\t{path}\n")
     _JUDGE.stdin.flush()
@@ -375,6 +382,12 @@ class Verdict(NamedTuple):
 
     problem: str | None
     mistake: str | None = None
+
+
+def diagnosed(message: str, mistake) -> str:
+    """A verdict's ``message`` with the known ``mistake`` it shows (a ``Mistake`` or None): its diagnosis and
+    ``MISTAKE_TAG``."""
+    return message if mistake is None else f"{message}. Diagnosis: {mistake.diagnosis} {MISTAKE_TAG.format(mistake.id)}"
 
 
 def mistake_in(message: str | None) -> str | None:
@@ -426,9 +439,7 @@ def judge(item: str, path: str, seed: int | None = None) -> Verdict:
         mistake = diagnose(spec, case, got, low, also=judged[:i] + judged[i + 1:])
     except Exception:  # naming the mistake never changes the verdict
         mistake = None
-    if mistake is None:
-        return Verdict(message)
-    return Verdict(f"{message}. Diagnosis: {mistake.diagnosis} {MISTAKE_TAG.format(mistake.id)}", mistake.id)
+    return Verdict(diagnosed(message, mistake), mistake and mistake.id)
 
 
 def judge_file(item: str, path: str, seed: int | None = None) -> str | None:

@@ -28,6 +28,7 @@ from .core import (
     Variants,
     check,
     diagnose,
+    diagnose_error,
     get,
     judged_alone,
     mistake_named_in,
@@ -35,4 +36,4 @@ from .core import (
 )
 
 __all__ = ["EXERCISES", "ITEMS", "LOW_PRECISION", "NOT_ATTEMPTED", "TOLERANCES", "Exercise", "Mistake", "Variants",
-           "check", "diagnose", "get", "judged_alone", "mistake_named_in", "references"]
+           "check", "diagnose", "diagnose_error", "get", "judged_alone", "mistake_named_in", "references"]

@@ -41,6 +41,13 @@ def _fgsm_wrong(case, how):
     return Variants(*(v.numpy() for g in (grad, grad * len(y)) for v in ((x + eps * g).clamp(0.0, 1.0), x + eps * g)))
 
 
+def _no_gradient_of_x(error: Exception) -> bool:
+    """``x.grad`` was None (``x.grad.sign()``), or autograd was asked for the gradient of an ``x`` that does not
+    require one: the loss was differentiated with respect to the weights only."""
+    return (isinstance(error, AttributeError) and "'NoneType'" in str(error)) or (
+        isinstance(error, RuntimeError) and "does not require grad" in str(error))
+
+
 FGSM_MISTAKES = (
     Mistake("wrong_sign", "your images step AGAINST the gradient (x - eps * sign): an untargeted attack climbs the "
                           "loss of the true label, x + eps * sign(gradient)", lambda case: _fgsm_wrong(case, "sign")),
@@ -50,6 +57,10 @@ FGSM_MISTAKES = (
             lambda case: _fgsm_wrong(case, "unchanged")),
     Mistake("no_sign", "your step is the raw gradient, not its sign: FGSM moves every pixel by exactly eps "
                        "(x + eps * gradient.sign())", lambda case: _fgsm_wrong(case, "no_sign")),
+    Mistake("gradient_of_weights", "x has no gradient: loss.backward() gave gradients to the weights only, and FGSM "
+                                   "needs the loss's gradient with respect to the IMAGES: take "
+                                   "x = x.clone().requires_grad_(True) before the forward pass",
+            raised=_no_gradient_of_x),
 )
 
 register(Exercise(

@@ -79,13 +79,15 @@ class Mistake:
     ``output(case)``: what the wrong implementation returns for ``case`` (in the form of the exercise's
     ``reference``; ``Variants(...)`` for several ways of making it), written beside the reference and marked
     ``@implementation``; or, for an exercise judged without a reference output, ``matches(case, got)``: True
-    when the outputs ``got`` show the mistake's symptom.
+    when the outputs ``got`` show the mistake's symptom; or, for a mistake that makes the function fail,
+    ``raised(error)``: True when the exception the student's function raised shows it (``diagnose_error``).
     """
 
     id: str
     diagnosis: str
     output: Callable[[dict], Any] | None = None
     matches: Callable[[dict, list], bool] | None = None
+    raised: Callable[[Exception], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ def _explains(ex: Exercise, mistake: Mistake, case: dict, got: list, dtype: str 
     """Whether ``mistake`` explains the wrong outputs ``got`` of ``case``: they equal one of its wrong outputs,
     which the right answer does not (a case where the mistake changes nothing explains nothing)."""
     try:
+        if mistake.raised is not None:
+            return False
         if mistake.matches is not None:
             return bool(mistake.matches(case, got))
         wrongs = mistake.output(case)
@@ -248,6 +252,18 @@ def diagnose(ex: Exercise, case: dict, got: list, dtype: str | None = None, also
     for mistake in ex.mistakes:
         if all(_explains(ex, mistake, c, g, d) for c, g, d in wrong_cases):
             return mistake
+    return None
+
+
+def diagnose_error(ex: Exercise, error: Exception) -> Mistake | None:
+    """The known mistake of ``ex`` that the exception a student's function raised shows (``Mistake.raised``),
+    or None."""
+    for mistake in ex.mistakes:
+        try:
+            if mistake.raised is not None and mistake.raised(error):
+                return mistake
+        except Exception:  # naming the mistake never hides the failure
+            continue
     return None
 
 
@@ -426,6 +442,13 @@ def check(name: str, fn, seed: int = 0) -> None:
                     raise
                 print(NOT_ATTEMPTED.format(name=getattr(fn, "__name__", ex.name)))
                 return
+            except Exception as error:
+                mistake = diagnose_error(ex, error)
+                if mistake is None:
+                    raise
+                raise checks.CheckFailed(with_diagnosis(
+                    f"{ex.name}: {ex.describe(case)}\nyour function raised {type(error).__name__}: {error}",
+                    mistake)) from error
             try:
                 _check_case(ex, case, out)
             except checks.CheckFailed as failed:

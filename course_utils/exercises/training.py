@@ -104,11 +104,21 @@ def _load_params(model, arrays):
     return model
 
 
+def _sorted_by_class(X, y):
+    """The training set ordered by label, as data often arrives: a loop that does not shuffle sees one class
+    per mini-batch (Assignment 3, part 3)."""
+    import torch
+
+    order = torch.argsort(y, stable=True)
+    return X[order], y[order]
+
+
 def _train_call(fn, case):
     import torch
 
     model = digits_net(case["seed"])
     Xtr, ytr, Xva, yva = assignment_digits(case["seed"])
+    Xtr, ytr = _sorted_by_class(Xtr, ytr)
     torch.manual_seed(case["seed"])
     calls = []
     history = fn(model, Xtr, ytr, Xva, yva, epochs=case["epochs"], lr=case["lr"], batch_size=32,
@@ -160,20 +170,42 @@ def _trained(case, got):
     return history, _load_params(digits_net(case["seed"]), params)
 
 
-@implementation
-def _no_zero_grad(case, got) -> bool:
-    """The symptom of gradients accumulated across batches: the weights moved, the training loss grew (or
-    overflowed) and the model is no better than the target."""
+def _moved_and_predictions(case, got):
+    """(the training losses per epoch, whether the weights moved, the validation accuracy, the share of
+    validation images given the most frequent prediction) of the saved outputs of a training loop."""
     import torch
 
     history, model = _trained(case, got)
     initial = digits_net(case["seed"]).state_dict().values()
     moved = any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), initial))
-    loss = history[1]
     _, _, Xva, yva = assignment_digits(case["seed"])
     with torch.no_grad():
-        accuracy = (model(Xva).argmax(1) == yva).double().mean().item()
-    return moved and accuracy < TARGET_ACCURACY and (not np.all(np.isfinite(loss)) or loss[-1] > loss[0])
+        predicted = model(Xva).argmax(1)
+    accuracy = (predicted == yva).double().mean().item()
+    top_share = torch.bincount(predicted).max().item() / len(predicted)
+    return history[1], moved, accuracy, top_share
+
+
+#: a training loss that ends more than this many times its first epoch's has blown up (gradients that pile up
+#: reach 20-30 times; a loop that does not shuffle class-sorted data ends near 1.2 times, measured)
+BLOWN_UP = 2.0
+
+
+@implementation
+def _no_zero_grad(case, got) -> bool:
+    """The symptom of gradients accumulated across batches: the weights moved, the training loss blew up (or
+    overflowed) and the model is no better than the target."""
+    loss, moved, accuracy, _ = _moved_and_predictions(case, got)
+    return moved and accuracy < TARGET_ACCURACY and (not np.all(np.isfinite(loss)) or loss[-1] > BLOWN_UP * loss[0])
+
+
+@implementation
+def _not_shuffled(case, got) -> bool:
+    """The symptom of class-sorted mini-batches: the weights moved, the loss stayed finite without blowing up,
+    and the model gives one class to (almost) every validation image."""
+    loss, moved, accuracy, top_share = _moved_and_predictions(case, got)
+    return (moved and accuracy < TARGET_ACCURACY and top_share >= 0.9 and bool(np.all(np.isfinite(loss)))
+            and loss[-1] <= BLOWN_UP * loss[0])
 
 
 @implementation
@@ -210,14 +242,18 @@ TRAIN_MISTAKES = (
                        "each loss.backward(), with an optimizer built on model.parameters()", matches=_no_step),
     Mistake("validated_on_training_set", "your history's validation numbers are the model's on the TRAINING set: "
                                          "evaluate on X_val, y_val", matches=_validated_on_training_set),
+    Mistake("not_shuffled", "your model gives one class to almost every image: this training set arrives sorted "
+                            "by class, so a loop that keeps its order sees one class per mini-batch; when shuffle "
+                            "is True, take a new random order each epoch (torch.randperm(n))", matches=_not_shuffled),
 )
 
 register(Exercise(
     "train", lambda seed: [dict(seed=seed, epochs=TRAIN_EPOCHS, lr=0.1)], call=_train_call, judge=_train_judge,
     mistakes=TRAIN_MISTAKES,
-    hints={"values": "for each mini-batch: forward, cross-entropy, zero_grad, backward, step (SGD, momentum 0.9); "
-                     "after each epoch append to every history list and call on_epoch_end(history)"},
-    describe=lambda c: f"digits, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False,
+    hints={"values": "each epoch a new random order of the training set (shuffle=True); for each mini-batch: "
+                     "forward, cross-entropy, zero_grad, backward, step (SGD, momentum 0.9); after each epoch "
+                     "append to every history list and call on_epoch_end(history)"},
+    describe=lambda c: f"digits sorted by class, {c['epochs']} epochs, lr={c['lr']}, batch 32", numpy_only=False,
     uses={"accuracy": "course_utils.registration:accuracy"}, checked_cases=1,
 ), "a3_train")
 
