@@ -386,3 +386,15 @@ def test_the_visible_self_check_is_the_hidden_tests_spec():
     for item, name in ITEMS.items():
         assert get(item) is EXERCISES[name] and item.split("_", 1)[0] in ("a1", "a2", "a3")
     assert "a2_maxpool2d_forward" in ITEMS and "a2_maxpool_forward" not in ITEMS
+
+
+def test_the_judging_process_is_outside_the_kernels_process_group_and_ends_with_its_pipe():
+    """At shutdown ipykernel signals the children in its own process group and waits seconds for each it never
+    reaped: the judging process is in a group of its own, and ends by itself when the kernel's pipe closes."""
+    import os
+
+    verify.check("a1_conv2d_forward", naive_conv, seed=1301)
+    judge = verify._JUDGE
+    assert judge.poll() is None and os.getpgid(judge.pid) != os.getpgrp()
+    judge.stdin.close()
+    assert judge.wait(timeout=20) == 0
