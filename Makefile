@@ -54,8 +54,11 @@ $(STAMP_INSTRUCTOR): $(STAMP_STUDENT) requirements/instructor.lock
 	@touch $@
 	@echo "setup: $(VENV) has the instructor's tools"
 
-$(STAMP_DEV): $(STAMP_INSTRUCTOR) requirements/dev.lock
+# The accessibility tests' axe-core comes from the npm registry (tests/a11y/package-lock.json pins it).
+$(STAMP_DEV): $(STAMP_INSTRUCTOR) requirements/dev.lock tests/a11y/package-lock.json
 	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	@command -v npm >/dev/null 2>&1 || { echo "setup: npm is needed for the accessibility tests: make system-deps installs it" >&2; exit 1; }
+	npm ci --prefix tests/a11y --no-audit --no-fund --silent
 	@touch $@
 	@echo "setup: $(VENV) is ready"
 
@@ -92,7 +95,7 @@ lab: setup-student  ## open the course in JupyterLab (options through ARGS=...)
 		--LabApp.default_url=/lab/tree/notebooks/01_large_inputs_and_parameter_counting.ipynb $(ARGS)
 
 # ---------------------------------------------------------------- tests
-test: setup system-deps  ## run every test (options through PYTEST_ARGS=...)
+test: system-deps setup  ## run every test (options through PYTEST_ARGS=...)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Everything but the browser, hub and notebook-execution tests (a quick loop while developing).
