@@ -287,7 +287,9 @@ def mistake_named_in(ex: Exercise, text: str) -> Mistake | None:
     said = found.group(1).rstrip("…. ").strip() if found else ""
     if len(said) < 20:  # too little left to tell two mistakes apart
         return None
-    return next((m for m in ex.mistakes if " ".join(m.diagnosis.split()).startswith(said)), None)
+    # the whole sentence, cut short ("…"), or followed by more text (a traceback after an error's diagnosis)
+    return next((m for m in ex.mistakes
+                 if (full := " ".join(m.diagnosis.split())).startswith(said) or said.startswith(full)), None)
 
 
 # ---------------------------------------------------------------- each exercise judged on its own

@@ -242,9 +242,9 @@ TRAIN_MISTAKES = (
                        "each loss.backward(), with an optimizer built on model.parameters()", matches=_no_step),
     Mistake("validated_on_training_set", "your history's validation numbers are the model's on the TRAINING set: "
                                          "evaluate on X_val, y_val", matches=_validated_on_training_set),
-    Mistake("not_shuffled", "your model gives one class to almost every image: this training set arrives sorted "
-                            "by class, so a loop that keeps its order sees one class per mini-batch; when shuffle "
-                            "is True, take a new random order each epoch (torch.randperm(n))", matches=_not_shuffled),
+    Mistake("not_shuffled", "your model gives one class to almost every image: on data sorted by class, a loop "
+                            "that never shuffles sees one class per batch; use torch.randperm(n) each epoch",
+            matches=_not_shuffled),
 )
 
 register(Exercise(
