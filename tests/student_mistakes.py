@@ -50,6 +50,30 @@ def _edit(source: str, *changes: tuple[str, str]) -> str:
 
 
 # ---------------------------------------------------------------- Assignment 1
+FC_PARAMS = '''\
+def fully_connected_params(image_size, hidden_units, channels=1, bias=False):
+    weights = image_size * image_size * channels * hidden_units
+    if bias:
+        weights += hidden_units
+    return weights
+'''
+
+LC_PARAMS = '''\
+def locally_connected_params(hidden_units, filter_size, channels=1, bias=False):
+    per_unit = filter_size * filter_size * channels
+    if bias:
+        per_unit += 1
+    return hidden_units * per_unit
+'''
+
+CONV_PARAMS = '''\
+def conv_params(num_filters, filter_size, channels=1, bias=False):
+    per_filter = filter_size * filter_size * channels
+    if bias:
+        per_filter += 1
+    return num_filters * per_filter
+'''
+
 CONV_OUTPUT_SIZE = '''\
 def conv_output_size(size, kernel_size, stride=1, padding=0):
     return (size + 2 * padding - kernel_size) // stride + 1
@@ -75,6 +99,21 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
                     if b is not None:
                         out[n, f, i, j] += b[f]
     return out
+'''
+
+APPLY_FILTERBANK = '''\
+import numpy as np
+
+
+def apply_filterbank(image, bank):
+    K, KH, KW = bank.shape
+    H, W = image.shape
+    maps = np.zeros((K, H - KH + 1, W - KW + 1))
+    for k in range(K):
+        for i in range(H - KH + 1):
+            for j in range(W - KW + 1):
+                maps[k, i, j] = np.sum(image[i : i + KH, j : j + KW] * bank[k])
+    return np.maximum(maps, 0.0)
 '''
 
 # ---------------------------------------------------------------- Assignment 2
@@ -279,8 +318,12 @@ def fgsm(model, x, y, eps):
 
 #: item -> a student's right answer (the function's source, with the imports it needs)
 CORRECT = {
+    "a1_fc_params": FC_PARAMS,
+    "a1_lc_params": LC_PARAMS,
+    "a1_conv_params": CONV_PARAMS,
     "a1_conv_output_size": CONV_OUTPUT_SIZE,
     "a1_conv2d_forward": CONV2D_FORWARD,
+    "a1_apply_filterbank": APPLY_FILTERBANK,
     "a2_tied_weight_gradient": TIED_WEIGHT_GRADIENT,
     "a2_conv2d_backward": CONV2D_BACKWARD,
     "a2_maxpool2d_forward": MAXPOOL2D_FORWARD,
@@ -296,6 +339,16 @@ CORRECT = {
 
 #: (item, mistake id) -> (the answer the student wrote, its one edit of CORRECT[item] or its whole source)
 _CHANGES = {
+    ("a1_fc_params", "no_bias"): (("    if bias:\n        weights += hidden_units\n", ""),),
+    ("a1_fc_params", "channels_ignored"): (("image_size * image_size * channels", "image_size * image_size"),),
+    ("a1_fc_params", "size_not_squared"): (("image_size * image_size * channels", "image_size * channels"),),
+    ("a1_lc_params", "no_bias"): (("    if bias:\n        per_unit += 1\n", ""),),
+    ("a1_lc_params", "channels_ignored"): (("filter_size * filter_size * channels", "filter_size * filter_size"),),
+    ("a1_lc_params", "size_not_squared"): (("filter_size * filter_size * channels", "filter_size * channels"),),
+    ("a1_lc_params", "one_filter"): (("return hidden_units * per_unit", "return per_unit"),),
+    ("a1_conv_params", "no_bias"): (("    if bias:\n        per_filter += 1\n", ""),),
+    ("a1_conv_params", "channels_ignored"): (("filter_size * filter_size * channels", "filter_size * filter_size"),),
+    ("a1_conv_params", "size_not_squared"): (("filter_size * filter_size * channels", "filter_size * channels"),),
     ("a1_conv_output_size", "ceil_not_floor"): (
         ("def conv_output_size", "import math\n\n\ndef conv_output_size"),
         ("(size + 2 * padding - kernel_size) // stride + 1",
@@ -316,6 +369,7 @@ _CHANGES = {
         ("x_pad[n, :, i * stride : i * stride + KH, j * stride : j * stride + KW]",
          "x_pad[n, :, i : i + KH, j : j + KW]"),
     ),
+    ("a1_apply_filterbank", "no_relu"): (("return np.maximum(maps, 0.0)", "return maps"),),
     ("a2_tied_weight_gradient", "first_position_only"): (
         ("    for i in range(len(dout)):\n        dw += dout[i] * x[i : i + kernel_size]\n",
          "    dw += dout[0] * x[0:kernel_size]\n"),

@@ -175,11 +175,11 @@ def _filterbank_cases(seed: int) -> list[dict]:
 
 
 @implementation
-def _filterbank(case):
+def _filterbank(case, relu=True):
     from course_utils.reference import conv2d_forward
 
     cube = conv2d_forward(case["image"][None, None], case["bank"][:, None])[0]
-    return np.maximum(cube, 0.0)
+    return np.maximum(cube, 0.0) if relu else cube
 
 
 register(Exercise(
@@ -189,6 +189,8 @@ register(Exercise(
     hints={"shape": "one map per filter: (K, H-KH+1, W-KW+1) (no padding, stride 1)",
            "values": "ReLU: max(0, response) of each filter, cross-correlated with the image (conv2d_forward)"},
     uses={"conv2d_forward": "course_utils.reference:conv2d_forward"},
+    mistakes=(Mistake("no_relu", "your maps keep the negative responses: rectify each filter's map, "
+                                 "np.maximum(response, 0) (ReLU)", lambda case: _filterbank(case, relu=False)),),
 ), "a1_apply_filterbank")
 
 

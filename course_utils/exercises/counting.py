@@ -6,7 +6,7 @@ import numpy as np
 
 from course_utils.counting import VGG_CONFIGS
 
-from .core import Exercise, implementation, register
+from .core import Exercise, Mistake, implementation, register
 
 
 def _count_cases(names):
@@ -37,13 +37,39 @@ def _describe(case):
     return ", ".join(f"{k}={v!r}" for k, v in case.items())
 
 
+@implementation
+def _count_wrong(case, how) -> int:
+    """A count a student gets wrong (every layer's count is units x weights per unit + biases): ``how`` is
+    "no_bias", "channels_ignored", "size_not_squared" (image_size or filter_size counted once) or "one_filter"
+    (a locally connected layer counted as one shared filter)."""
+    units = case.get("hidden_units", case.get("num_filters"))
+    side = case["image_size"] if "image_size" in case else case["filter_size"]
+    channels = 1 if how == "channels_ignored" else case.get("channels", 1)
+    per_unit = (side if how == "size_not_squared" else side * side) * channels
+    if how == "one_filter":
+        return per_unit + (1 if case.get("bias") else 0)
+    return units * per_unit + (units if case.get("bias") and how != "no_bias" else 0)
+
+
+def _count_mistakes(unit: str, size: str):
+    """The counting mistakes of a layer whose ``unit`` (hidden unit, filter) has ``size`` x ``size`` inputs."""
+    return (
+        Mistake("no_bias", f"your count leaves out the biases: with bias=True every {unit} adds one",
+                lambda case: _count_wrong(case, "no_bias")),
+        Mistake("channels_ignored", "your count leaves out the channels: every weight patch spans all input "
+                                    "channels (times channels)", lambda case: _count_wrong(case, "channels_ignored")),
+        Mistake("size_not_squared", f"your count uses {size} once: a {size} x {size} patch has {size}**2 "
+                                    "values per channel", lambda case: _count_wrong(case, "size_not_squared")),
+    )
+
+
 register(Exercise(
     "fully_connected_params", _count_cases(["image_size", "hidden_units"]), _counting("fully_connected_params"),
     examples=lambda: [dict(image_size=200, hidden_units=40_000),
                       dict(image_size=32, hidden_units=100, channels=3, bias=True)],
     hints={"values": "every hidden unit has one weight per input value (pixels x channels), plus one bias per "
                      "unit with bias=True"},
-    describe=_describe, exact=True,
+    describe=_describe, exact=True, mistakes=_count_mistakes("hidden unit", "image_size"),
 ), "a1_fc_params")
 
 register(Exercise(
@@ -52,7 +78,12 @@ register(Exercise(
                       dict(hidden_units=10, filter_size=3, channels=3, bias=True)],
     hints={"values": "each unit has its own filter_size * filter_size * channels weights (a patch covers every "
                      "channel), plus one bias per unit with bias=True"},
-    describe=_describe, exact=True,
+    describe=_describe, exact=True, mistakes=(
+        *_count_mistakes("hidden unit", "filter_size"),
+        Mistake("one_filter", "your count is one shared filter's: in a locally connected layer every hidden unit "
+                              "has a filter of its own (times hidden_units)",
+                lambda case: _count_wrong(case, "one_filter")),
+    ),
 ), "a1_lc_params")
 
 register(Exercise(
@@ -61,7 +92,7 @@ register(Exercise(
                       dict(num_filters=64, filter_size=3, channels=32)],
     hints={"values": "the filters are shared by all positions: num_filters * filter_size**2 * channels weights "
                      "(a filter spans every input channel), plus one bias per filter"},
-    describe=_describe, exact=True,
+    describe=_describe, exact=True, mistakes=_count_mistakes("filter", "filter_size"),
 ), "a1_conv_params")
 
 
