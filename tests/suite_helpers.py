@@ -58,5 +58,6 @@ def assert_error_shown_once(w, message: str, without_traceback: bool = False) ->
     assert w.error == message and w.status.value == f"error #{w.renders}: {message}"
     assert w.error_box.value.count(html.escape(message)) == 1
     assert not without_traceback or "traceback" not in w.error_box.value
-    assert w.png() == b"" and w.image.layout.display == "none"  # the stale picture is gone
+    assert w.png() == b"" and w.alt() == ""  # the stale picture is gone (the page hides an empty picture)
+    assert w.image.announcement == f"Error: {message}"  # and screen readers hear the error
     assert w.caption.value == w.check_box.value == "" and w.checks == []

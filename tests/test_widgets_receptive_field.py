@@ -135,15 +135,37 @@ def test_a_crashing_rf_fn_is_shown_once():
 
 
 def test_clicking_a_unit_on_the_map_selects_it():
-    from matplotlib.backend_bases import MouseEvent
+    import io
+
+    import numpy as np
+    from PIL import Image
 
     w = ReceptiveFieldExplorer()
     picker = w.clickmap
-    x, y = picker.ax.transData.transform((11, 4))  # display coordinates of unit row 4, col 11
-    picker.canvas.callbacks.process("button_press_event", MouseEvent("button_press_event", picker.canvas, x, y, 1))
+    assert picker.clickable and "unit (6, 6)" in picker.alt and "unit row and unit col sliders" in picker.alt
+    # the page reports a click as fractions of the picture: unit row 4, col 11 of the 14 x 14 map
+    picker._on_message(picker, {"event": "click", "x": (11 + 0.5) / 14, "y": (4 + 0.5) / 14}, [])
     assert (w.state.row, w.state.col) == (4, 11)
     assert w.status.value.startswith("rendered layer=2 unit=(4,11) field=6x6")
-    assert picker.shape == (14, 14) and picker.box.get_x() == 10.5
+    assert "unit (4, 11) outlined" in picker.alt and "14x14 units" in picker.alt
+    # the map: 16 screen pixels per unit, the chosen unit outlined in red around its own pixels
+    rgb = np.asarray(Image.open(io.BytesIO(picker.png)).convert("RGB"))
+    assert rgb.shape == (224, 224, 3) and picker.width == 224
+    red = (rgb == (255, 32, 32)).all(axis=2)
+    rows, cols = np.nonzero(red)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (4 * 16 - 2, 5 * 16 + 1, 11 * 16 - 2, 12 * 16 + 1)
+    assert not red[4 * 16:5 * 16, 11 * 16:12 * 16].any()  # the unit itself stays visible
+    picker.click(1.0, 1.0)  # the last pixel: the last unit, never one past it
+    assert (w.state.row, w.state.col) == (13, 13)
+    picker._on_message(picker, {"event": "click", "x": "nonsense"}, [])  # ignored
+    assert (w.state.row, w.state.col) == (13, 13)
+
+
+def test_the_unit_sliders_are_described_as_the_way_to_select_a_unit():
+    w = ReceptiveFieldExplorer()
+    hint = next(c for c in w.widget.children[1].children[2].children if "cu-hint" in c._dom_classes)
+    assert "unit row" in hint.value and "unit col" in hint.value and "sliders" in hint.value
+    assert all("cu-hinted" in w.controls[name]._dom_classes for name in ("row", "col"))
 
 
 def test_reused_figure_draws_what_a_fresh_one_draws():

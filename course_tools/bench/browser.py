@@ -192,8 +192,20 @@ class Notebook:
     def select(self, explorer, label: str, option: str) -> None:
         self._labelled(explorer, ".widget-dropdown", label).locator("select").select_option(label=option)
 
+    def picture(self, explorer):
+        """The explorer's picture: its ``<img>`` (the click map of the receptive-field explorer is another)."""
+        return explorer.locator(".cu-image img")
+
     def image_bytes(self, explorer) -> bytes:
-        return explorer.locator("img").first.screenshot()
+        return self.picture(explorer).screenshot()
+
+    def alt(self, explorer) -> str:
+        """The text alternative of the explorer's picture."""
+        return self.picture(explorer).get_attribute("alt") or ""
+
+    def live_text(self, explorer) -> str:
+        """What the explorer's polite live region (role=status) holds: the last redraw's announcement."""
+        return explorer.locator(".cu-image [role=status]").text_content() or ""
 
     def screenshot(self, explorer, tag: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -228,7 +240,7 @@ class Notebook:
 # install time and the explorer's picture has a new, loaded and decoded source.
 _WATCH_JS = """([el, timeoutMs]) => {
   const count = () => { const m = /#(\\d+)/.exec(el.querySelector('.cu-status').textContent); return m ? +m[1] : 0; };
-  const img = () => el.querySelector('img.cu-image') || el.querySelector('img');
+  const img = () => el.querySelector('.cu-image img');
   const before = count(), oldSrc = img() ? img().src : '';
   let t0 = performance.now(), started = false, done = false, statusMs = null, srcMs = null;
   const events = ['keydown', 'input', 'change', 'pointerdown', 'mousedown'];

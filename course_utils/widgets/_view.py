@@ -12,8 +12,14 @@ Each widget module has three parts (DEVELOPING.md, "Shared interfaces: Widgets")
      Blitting, where a widget needs the speed, is opt-in: a :class:`~course_utils.widgets._blit.Blit` as
      the view's ``blit`` (see ``_blit.py``).
 
-The picture is rendered to PNG (Agg, no pyplot, no backend needed) and shown in an ``ipywidgets.Image``, so
-it works the same in JupyterLab, in a headless test and whatever ``MPLBACKEND`` is. After every redraw the
+The picture is rendered to PNG (Agg, no pyplot, no backend needed: importing a widget never changes
+matplotlib's backend) and shown in a :class:`~course_utils.widgets._picture.Picture`, so it works the same in
+JupyterLab, in a headless test and whatever ``MPLBACKEND`` is. Every redraw also gives the picture its text
+alternative, ``alt_text(state, data)`` (what is plotted and the key numbers; each widget writes its own), tied
+to the caption (``aria-describedby``) and announced politely to screen readers (a live region that stays in
+the page), with the check lines; an error is announced the same way. The picture also fixes the controls
+around it for the keyboard and screen readers (names from their labels, disabled sliders out of the Tab
+order, arrow keys kept from JupyterLab's shortcuts: see ``_picture.py``). After every redraw the
 status label reads e.g. ``"rendered k=7 #3"``: machine-readable text for the browser tests, kept in the page
 (class ``cu-status``) but hidden from the student. An exception raised while computing (usually by the
 student's own function) is shown once inside the widget, in place of the picture, never lost in a log.
@@ -29,6 +35,7 @@ from __future__ import annotations
 import copy
 import html
 import io
+import re
 import threading
 import traceback
 from collections import namedtuple
@@ -41,6 +48,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from course_utils.widgets._blit import Blitter
+from course_utils.widgets._picture import Picture
 
 
 def clamp_int(value, low: int, high: int) -> int:
@@ -100,10 +108,12 @@ class Explorer:
     """Base class of the widget views. Subclasses set ``self.controls`` (name -> ipywidgets control) and
     implement ``read_state()`` (controls -> clamped State),
     ``describe(state, data)`` (short text for the status label), ``compute(state) -> data`` (everything
-    shown, each function under study called once; its Checks in ``data["checks"]``) and set ``draw`` to
+    shown, each function under study called once; its Checks in ``data["checks"]``),
+    ``alt_text(state, data)`` (the picture's text alternative: what is plotted and the key numbers; the
+    default, title and caption, says too little for most pictures) and set ``draw`` to
     their module's pure ``draw(state, data, fig=None) -> Figure``. Everything else (observing controls,
     skipping redraws when the state did not change, computing once per redraw, showing errors, the status
-    text, blitting when ``blit`` is set) lives here.
+    text, the picture's alt and announcement, blitting when ``blit`` is set) lives here.
     """
 
     figsize: tuple[float, float] = (9.0, 3.5)
@@ -117,9 +127,12 @@ class Explorer:
         self.fig: Figure | None = None
         self.data = None  # what compute() returned for self.state
         self._blitter = None if self.blit is None else Blitter(self.blit)
-        # hidden until there is a picture (an empty Image shows a broken-image icon)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", display="none"))
+        # the picture, its text alternative and the polite live region that announces each redraw; it also
+        # names the controls around it and keeps their keys from JupyterLab's shortcuts (see _picture.py)
+        self.image = Picture(live=True, described_by=".cu-caption .widget-html-content", fix_controls=True,
+                             layout=widgets.Layout(max_width="100%"))
         self.image.add_class("cu-image")
+        self.title_text = title
         # for the browser tests, not for the student: in the page (class cu-status) but never displayed
         self.status = widgets.Label(value="not rendered yet", layout=widgets.Layout(display="none"))
         self.status.add_class("cu-status")
@@ -193,13 +206,16 @@ class Explorer:
             self.checks = list(data.get("checks", ()))
             self.fig = type(self).draw(state, data, self.fig)
             png = self.png_of(state, data)
+            alt = self.alt_text(state, data)
         except Exception as exc:  # usually raised by the student's function: show it in the widget
             self._show_error(exc)
             return True
         self.data = data
-        self.image.value = png
-        self.image.width = str(int(self.fig.get_figwidth() * self.fig.dpi))  # no upscaling (blurry)
-        self.image.layout.display = None
+        with self.image.hold_sync():  # one message: the picture, its alt and what is announced
+            self.image.png = png
+            self.image.width = int(self.fig.get_figwidth() * self.fig.dpi)  # no upscaling (blurry)
+            self.image.alt = alt
+            self.image.announcement = " ".join([alt, *(check.text() for check in self.checks)])
         self.caption.value = self.describe_html(state, data)
         self.check_box.value = checks_html(self.checks)
         self.error = None
@@ -222,8 +238,6 @@ class Explorer:
     def _show_error(self, exc: BaseException) -> None:
         """Show the error once, in place of the picture: the old picture, caption and checks would be stale."""
         self.renders += 1
-        self.image.value = b""
-        self.image.layout.display = "none"
         self.caption.value = self.check_box.value = ""
         self.checks, self.data = [], None
         if isinstance(exc, (StudentCodeError, StudentResultError)):  # the message names the function
@@ -240,6 +254,10 @@ class Explorer:
             "<div style='color:#b00020;border:1px solid #b00020;padding:4px'>"
             f"<b>{html.escape(self.error)}</b>{details}</div>"
         )
+        with self.image.hold_sync():  # no stale picture; the error is announced (and shown below)
+            self.image.png = b""
+            self.image.alt = ""
+            self.image.announcement = f"Error: {self.error}"
         self.status.value = f"error #{self.renders}: {self.error}"
 
     # -- to be provided by subclasses ------------------------------------------------------------------------
@@ -258,6 +276,13 @@ class Explorer:
         """The caption above the picture (HTML); by default empty."""
         return ""
 
+    def alt_text(self, state, data) -> str:
+        """The picture's text alternative: what is plotted and the key numbers, in a sentence or two (read by
+        screen readers, announced after each redraw). By default the title and the caption as plain text;
+        widgets say what their panels show."""
+        caption = html_to_text(self.describe_html(state, data))
+        return ". ".join(part for part in (self.title_text, caption) if part) or self.describe(state, data)
+
     def after_redraw(self, state, data) -> None:
         """Hook: update secondary views (e.g. a click map) once the picture and status text are sent, so that
         their work does not delay the picture the student waits for."""
@@ -267,8 +292,20 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def png(self) -> bytes:
-        """The PNG bytes currently shown."""
-        return self.image.value
+        """The PNG bytes currently shown (empty while an error is shown)."""
+        return self.image.png
+
+    def alt(self) -> str:
+        """The text alternative of the picture currently shown."""
+        return self.image.alt
+
+
+def html_to_text(markup: str) -> str:
+    """Caption HTML as one line of plain text (tags dropped, entities decoded, table cells spaced)."""
+    text = re.sub(r"<br\s*/?>|</t[dh]>|</div>", " ", markup)
+    text = re.sub(r"</tr>", "; ", text)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return re.sub(r"\s+", " ", text).replace(" ;", ";").strip()
 
 
 def image_axes(fig: Figure, rect, title: str = "", cmap: str = "gray"):

@@ -206,6 +206,18 @@ class AdversarialExplorer(Explorer):
                 f"eps = {state.eps:.3f} (each pixel moves by at most {state.eps:.3f}): predicted "
                 f"<b>{name[k]}</b> ({100 * p[k]:.1f}%), true class {100 * p[y]:.1f}%{flipped}")
 
+    def alt_text(self, state: State, data: dict) -> str:
+        p, p0 = data["probs"], data["clean"]
+        k, k0, y = int(p.argmax()), int(p0.argmax()), data["label"]
+        name = self.class_names
+        flipped = "the prediction flipped" if k != k0 else "the prediction holds"
+        return (f"FGSM on image {state.image}, true class {name[y]}, eps = {state.eps:.3f}. Three images: the "
+                f"original, the perturbation (every pixel moved by plus or minus {state.eps:.3f}) and the "
+                f"adversarial image; and the probability of the true class (solid line) and of the strongest other "
+                f"class (dashed) as eps grows from 0 to {data['eps_max']:g}, a vertical line at eps = "
+                f"{state.eps:.3f}. Clean: predicted {name[k0]} ({100 * p0[k0]:.1f}%); now predicted {name[k]} "
+                f"({100 * p[k]:.1f}%), true class {100 * p[y]:.1f}%: {flipped}.")
+
     def describe(self, state: State, data: dict) -> str:
         p = data["probs"]
         return f"image={state.image} eps={state.eps:.3f} pred={int(p.argmax())} conf={p.max():.3f}"

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from course_utils import reference
+from course_utils.alt_text import number
 from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import (
     Explorer,
@@ -132,6 +133,14 @@ def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     return fig
 
 
+def kernel_name(kernel) -> str:
+    """The preset's name for ``kernel`` in words ("sobel x"), or its numbers ("custom [0 1 0; 1 -4 1; 0 1 0]")."""
+    for name, preset in KERNELS.items():
+        if preset == tuple(tuple(row) for row in kernel):
+            return name
+    return "custom [" + "; ".join(" ".join(f"{v:g}" for v in row) for row in kernel) + "]"
+
+
 def kernel_html(kernel) -> str:
     rows = "".join("<tr>" + "".join(f"<td style='padding:0 4px'>{v:g}</td>" for v in row) + "</tr>"
                    for row in kernel)
@@ -172,6 +181,7 @@ class ConvolutionExplorer(Explorer):
 
     def read_state(self) -> State:
         c = self.controls
+        c["custom"].disabled = c["preset"].value != "custom"  # typed kernels count only then (and Tab skips it)
         kernel = parse_kernel(c["custom"].value) if c["preset"].value == "custom" else KERNELS[c["preset"].value]
         return make_state(photo=c["photo"].value, kernel=kernel, row=c["row"].value, col=c["col"].value)
 
@@ -187,6 +197,17 @@ class ConvolutionExplorer(Explorer):
                 f"dot product = <b>{d['dot']:.4f}</b>; conv_fn's output there = {d['at_window']:.4f} {check}."
                 f"<br>Input {SIZE}&times;{SIZE}, kernel {kh}&times;{kw} &rarr; output size "
                 f"<b class='cu-out'>{ho}&times;{wo}</b> = ({SIZE} &minus; {kh} + 1)&times;({SIZE} &minus; {kw} + 1)")
+
+    def alt_text(self, state: State, d: dict) -> str:
+        kh, kw = d["kernel"].shape
+        ho, wo = d["response"].shape
+        name = kernel_name(state.kernel)
+        res, prod = d["response"], d["products"]
+        return (f"Three panels: the '{state.photo}' photo ({SIZE}x{SIZE}, grey) with a {kh}x{kw} window at row "
+                f"{state.row}, col {state.col}; the window's pixels times the {name} kernel (products from "
+                f"{number(prod.min())} to {number(prod.max())}; their sum, the dot product, is {number(d['dot'])}); "
+                f"and the response map, {ho}x{wo} (values from {number(res.min())} to {number(res.max())}), "
+                f"with position ({state.row}, {state.col}) marked: {number(d['at_window'])} there.")
 
     def describe(self, state: State, d: dict) -> str:
         kh, kw = len(state.kernel), len(state.kernel[0])

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from course_utils.alt_text import number
 from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import Explorer, prepare
 
@@ -164,6 +165,20 @@ class TrainingDashboard(Explorer):
             last.append(f"validation loss {state.val_loss[-1]:.4f}, "
                         f"validation accuracy <b>{100 * state.val_acc[-1]:.1f}%</b>")
         return "; ".join(last)
+
+    def alt_text(self, state: State, data: dict) -> str:
+        if not state.epoch:
+            return "Two empty charts, loss and accuracy against epoch: waiting for the first epoch."
+        text = (f"Two charts against epoch, train (solid line, circles) and validation (dashed, squares), "
+                f"{len(state.epoch)} epoch(s) so far. Loss: train {number(state.train_loss[-1])}")
+        has_val = bool(state.val_loss) and np.isfinite(state.val_loss[-1])
+        if has_val:
+            text += f", validation {number(state.val_loss[-1])}"
+        text += f" (lowest train loss {number(np.nanmin(state.train_loss))}). Accuracy: train " \
+                f"{100 * state.train_acc[-1]:.1f}%"
+        if has_val:
+            text += f", validation {100 * state.val_acc[-1]:.1f}% (best {100 * np.nanmax(state.val_acc):.1f}%)"
+        return text + f", at epoch {state.epoch[-1]:g}."
 
     def describe(self, state: State, data: dict) -> str:
         return f"epochs={len(state.epoch)}"

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from course_utils._validate import pair
+from course_utils.alt_text import number
 from course_utils.widgets._blit import Blit
 from course_utils.widgets._view import Explorer, clamp_int, image_axes, prepare, set_image, student_call
 
@@ -260,6 +261,16 @@ class FilterActivationViewer(Explorer):
         return (f"layer {self.probe.names[state.layer]}: {F} filters of {C}&times;{KH}&times;{KW}; channel "
                 f"{state.channel} on image {state.image}: feature map {act.shape[0]}&times;{act.shape[1]}, "
                 f"max activation {act.max():.3f}")
+
+    def alt_text(self, state: State, data: dict) -> str:
+        w, act = data["weights"], data["act"]
+        F, C, KH, KW = w.shape
+        image = self.probe.images[state.image]
+        return (f"Four panels: the {F} filters of layer {self.probe.names[state.layer]} ({C}x{KH}x{KW} each) as "
+                f"tiles, channel {state.channel} outlined in red; image {state.image} ({image.shape[1]}x"
+                f"{image.shape[2]}); channel {state.channel}'s feature map on it, {act.shape[0]}x{act.shape[1]}, "
+                f"values from {number(act.min())} to {number(act.max())} (dark to bright); and the 9 input patches, "
+                f"from all {len(self.probe.images)} images, that activate channel {state.channel} most.")
 
     def describe(self, state: State, data: dict) -> str:
         return f"layer={state.layer} channel={state.channel} image={state.image}"

@@ -110,13 +110,31 @@ FIGSIZE = (7.0, 4.0)  # inches
 PANELS = {"in": (0.02, 0.05, 0.55, 0.82), "out": (0.62, 0.05, 0.36, 0.82)}  # figure fractions (x, y, w, h)
 
 
+MARK_RGB = {2: (0.55, 0.1, 0.1), 3: (0.05, 0.15, 0.55)}  # a dropped cell's "/" and the window's dot
+
+
+def cell_tiles(cell: int, line: int) -> np.ndarray:
+    """One (cell, cell, 3) tile per code: its colour and, not to tell them apart by colour alone, a mark: a
+    "/" across a dropped cell (code 2), a dot in the window's cells (3)."""
+    tiles = np.broadcast_to(PALETTE[:, None, None, :], (len(PALETTE), cell, cell, 3)).copy()
+    inner = np.arange(line + 1, cell - 1)  # clear of the grid lines (drawn over the tiles' first rows/cols)
+    if len(inner):
+        for width in range(1 if cell < 16 else 2):
+            tiles[2, inner, np.clip(cell + line - 1 - inner + width, line, cell - 1)] = MARK_RGB[2]
+    dot = max(2, (cell - line) // 3)
+    start = line + (cell - line - dot) // 2
+    tiles[3, start:start + dot, start:start + dot] = MARK_RGB[3]
+    return tiles
+
+
 def cells_to_rgb(codes: np.ndarray, cell: int = 12, line: int = 1) -> np.ndarray:
-    """Colour each code and draw a grid line of ``line`` pixels at every cell boundary (the outer ones too):
-    (H, W) ints -> (H*cell + line, W*cell + line, 3) floats. Meant to be shown pixel for pixel (no
-    resampling: see :func:`draw`), so that every line is there and as thick as the others."""
+    """Colour each code (and mark it: see :func:`cell_tiles`) and draw a grid line of ``line`` pixels at every
+    cell boundary (the outer ones too): (H, W) ints -> (H*cell + line, W*cell + line, 3) floats. Meant to be
+    shown pixel for pixel (no resampling: see :func:`draw`), so that every line is there and as thick as the
+    others."""
     h, w = codes.shape
     rgb = np.empty((h * cell + line, w * cell + line, 3))
-    rgb[: h * cell, : w * cell] = np.repeat(np.repeat(PALETTE[codes], cell, axis=0), cell, axis=1)
+    rgb[: h * cell, : w * cell] = cell_tiles(cell, line)[codes].transpose(0, 2, 1, 3, 4).reshape(h * cell, w * cell, 3)
     for k in range(line):
         rgb[k::cell, :] = LINE_RGB
         rgb[:, k::cell] = LINE_RGB
@@ -144,7 +162,8 @@ def cell_size(n_in: int, n_out: int, boxes: dict) -> tuple[int, int]:
 def _build(fig: Figure) -> dict:
     # figimage: the cells are drawn pixel for pixel (resampling a grid of thin lines drops some of them)
     art, boxes = {}, panel_boxes(fig)
-    titles = {"in": "padded input (grey: padding, red: dropped)", "out": "output (red: no window fits)"}
+    titles = {"in": "padded input (grey: padding, red /: dropped, blue \u2022: window)",
+              "out": "output (red /: no window fits, blue \u2022: unit)"}
     for name, (x, y, w, h) in PANELS.items():
         fig.text(x + w / 2, min(y + h + 0.02, 0.98), titles[name], ha="center", va="bottom", fontsize=9)
         art[name] = fig.figimage(np.ones((2, 2, 3)), origin="upper")
@@ -230,6 +249,20 @@ class HyperparameterExplorer(Explorer):
 
     def describe_html(self, state: State, data: dict) -> str:
         return caption(state, data["true_out"])
+
+    def alt_text(self, state: State, data: dict) -> str:
+        s, out, true_out = state, data["out"], data["true_out"]
+        hp = s.input_size + 2 * s.padding
+        span = s.dilation * (s.kernel_size - 1) + 1
+        dropped = max(hp - ((true_out - 1) * s.stride + span), 0) if true_out > 0 else hp
+        r, c = divmod(s.window, true_out)
+        drop = f"; its last {dropped} row(s) and column(s) are reached by no window (red)" if dropped else ""
+        shown = "" if out == true_out else f" (drawn {out}x{out}, as size_fn gives it)"
+        return (f"Output {true_out}x{true_out} from a {s.input_size}x{s.input_size} input, {s.kernel_size}x"
+                f"{s.kernel_size} kernel, stride {s.stride}, padding {s.padding}, dilation {s.dilation}. Two grids "
+                f"of cells: the padded input, {hp}x{hp}, padding grey{drop}, with window {s.window + 1} of "
+                f"{true_out * true_out} (blue) covering rows {r * s.stride} to {r * s.stride + span - 1}, cols "
+                f"{c * s.stride} to {c * s.stride + span - 1}; and the output grid{shown}, its unit ({r}, {c}) blue.")
 
     def describe(self, state: State, data: dict) -> str:
         return (f"in={state.input_size} k={state.kernel_size} s={state.stride} p={state.padding} "

@@ -205,6 +205,15 @@ class ParamCountExplorer(Explorer):
     def describe_html(self, state: State, data: dict) -> str:
         return caption(state, data)
 
+    def alt_text(self, state: State, data: dict) -> str:
+        fc, lc, conv = (c for _, c in data["counts"])
+        bias = ", biases counted" if state.bias else ""
+        return (f"Bar chart of parameter counts, log scale, for a {state.image_size}x{state.image_size}x"
+                f"{state.channels} image and {state.hidden_units:,} hidden units{bias}: fully connected {fc:,}; "
+                f"locally connected ({state.filter_size}x{state.filter_size} filters) {lc:,}; convolutional "
+                f"({state.num_filters} shared {state.filter_size}x{state.filter_size} filters) {conv:,}. "
+                f"Fully connected is {fc / max(conv, 1):,.0f} times convolutional.")
+
     def describe(self, state: State, data: dict) -> str:
         counts = " ".join(f"{name.split()[0]}={c}" for name, c in data["counts"])
         return f"image={state.image_size} hidden={state.hidden_units} k={state.filter_size} " \

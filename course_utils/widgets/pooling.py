@@ -124,29 +124,49 @@ def compute(state: State, pool_fn=reference.maxpool2d_forward, avg_pool_fn=refer
             "checks": [check] if check else []}
 
 
+WINNER_RGB = (1.0, 0.25, 0.1)  # a winner's pixel is red AND carries a cross (not colour alone: greyscale)
+
+
 def _with_winners(x: np.ndarray, mask) -> np.ndarray:
     rgb = np.repeat(x[:, :, None], 3, axis=2) * 0.8
     if mask is not None:
-        rgb[mask] = [1.0, 0.25, 0.1]
+        rgb[mask] = WINNER_RGB
     return rgb
+
+
+def _winner_marks(ax) -> tuple:
+    """A cross on each winner: black on a white halo, seen on any pixel, in colour or in greyscale."""
+    halo = ax.plot([], [], linestyle="none", marker="x", markersize=5, markeredgewidth=3, color="white")[0]
+    cross = ax.plot([], [], linestyle="none", marker="x", markersize=5, markeredgewidth=1.3, color="black")[0]
+    return halo, cross
+
+
+def _set_marks(marks, mask) -> None:
+    rows, cols = np.nonzero(mask) if mask is not None else ((), ())
+    for line in marks:
+        line.set_data(cols, rows)
 
 
 def _build(fig: Figure) -> dict:
     art = {}
-    titles = [("x", "input (red: window winners)"), ("p", "pooled"),
-              ("xs", "input shifted right"), ("ps", "pooled, shifted"), ("d", "|pooled - pooled shifted|")]
+    titles = [("x", "input (x and red: window winners)"), ("p", "pooled"), ("xs", "shifted right (x and red: winners)"),
+              ("ps", "pooled, shifted"), ("d", "|pooled - pooled shifted|")]
     for i, (key, title) in enumerate(titles):
-        _, art[key] = image_axes(fig, (0.005 + i * 0.2, 0.03, 0.19, 0.8), title, cmap="gray")
+        ax, art[key] = image_axes(fig, (0.005 + i * 0.2, 0.03, 0.19, 0.8), title, cmap="gray")
+        if key in ("x", "xs"):
+            art[f"{key} marks"] = _winner_marks(ax)
     return art
 
 
 def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
-    """Five panels: input + winners, pooled, shifted input + winners, pooled shifted, changed outputs.
-    ``data``: what :func:`compute` gave for ``state``."""
+    """Five panels: input + winners (red and a cross), pooled, shifted input + winners, pooled shifted,
+    changed outputs. ``data``: what :func:`compute` gave for ``state``."""
     fig, art = prepare(fig, (11.0, 2.6), _build)
     d = data
     set_image(art["x"], _with_winners(d["x"], d["winners"]))
     set_image(art["xs"], _with_winners(d["shifted"], d["winners_shifted"]))
+    _set_marks(art["x marks"], d["winners"])
+    _set_marks(art["xs marks"], d["winners_shifted"])
     set_image(art["p"], d["pooled"], 0.0, 1.0)
     set_image(art["ps"], d["pooled_shifted"], 0.0, 1.0)
     set_image(art["d"], d["changed"], 0.0, 1.0)
@@ -162,7 +182,8 @@ class PoolingExplorer(Explorer):
     """
 
     draw = staticmethod(draw)
-    blit = Blit(animated=lambda art: [art[k] for k in ("x", "p", "xs", "ps", "d")])
+    blit = Blit(animated=lambda art: [*(art[k] for k in ("x", "p", "xs", "ps", "d")), *art["x marks"],
+                                      *art["xs marks"]])
 
     def __init__(self, pool_fn=reference.maxpool2d_forward, avg_pool_fn=reference.avgpool2d_forward, **start):
         super().__init__("Pooling: which input wins, and what a small shift changes")
@@ -192,6 +213,20 @@ class PoolingExplorer(Explorer):
                 f"{SIZE}&times;{SIZE} &rarr; <b class='cu-out'>{ho}&times;{ho}</b>. Shifting the input by "
                 f"{state.shift} px changes the input by {100 * d['rel_in']:.0f}% (sum of |differences| / sum of "
                 f"|values|) and the pooled output by <b>{100 * d['rel_out']:.0f}%</b>.")
+
+    def alt_text(self, state: State, d: dict) -> str:
+        ho = d["pooled"].shape[0]
+        changed = int(np.count_nonzero(d["changed"] > 1e-9))
+        kind = "max" if state.mode == "max" else "average"
+        pool = f"{kind}-pooled {state.extent}x{state.extent}, stride {state.stride}"
+        winners = ""
+        if d["winners"] is not None:
+            winners = (f" with its {int(d['winners'].sum())} window winners marked by a cross"
+                       f" ({int(d['winners_shifted'].sum())} after the shift)")
+        return (f"Five panels: the '{state.image}' image ({SIZE}x{SIZE}){winners}; {pool}: {ho}x{ho} output; "
+                f"the image shifted right by {state.shift} px and its pooled output; and their difference: "
+                f"{changed} of {ho * ho} pooled values changed. The shift changes the input by "
+                f"{100 * d['rel_in']:.0f}% and the pooled output by {100 * d['rel_out']:.0f}%.")
 
     def describe(self, state: State, d: dict) -> str:
         return (f"{state.mode} F={state.extent} S={state.stride} shift={state.shift} out={d['pooled'].shape[0]} "

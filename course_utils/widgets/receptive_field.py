@@ -1,9 +1,9 @@
 """Receptive-field explorer (lecture slide 29): which input pixels can one unit of a deep layer see?
 
 Pick a stack (the lecture's conv K x K + pool P x P, a VGG-like or an AlexNet-like stack), a layer and a
-unit in it (sliders, or a click on the small map of the chosen layer): the unit's field lights up on the
-input photo and on every intermediate map (the units that feed it). Two answers are shown side by side
-and must agree:
+unit in it (the unit row / unit col sliders, by keyboard or mouse, or a click on the small map of the chosen
+layer): the unit's field lights up on the input photo and on every intermediate map (the units that feed
+it). Two answers are shown side by side and must agree:
 
 * analytic (red box): ``rf_fn``, default ``course_utils.reference.receptive_field`` (size, jump, start),
   called once per redraw on the layers up to the chosen one; the boxes on every map come from its records,
@@ -19,17 +19,19 @@ and must agree:
 from __future__ import annotations
 
 import functools
+import io
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from PIL import Image
 
 from course_utils import reference
 from course_utils.reference.receptive_field import empirical_receptive_field
 from course_utils.widgets._blit import Blit
-from course_utils.widgets._click import ClickMap
+from course_utils.widgets._picture import Picture
 from course_utils.widgets._view import (
     Explorer,
     Records,
@@ -292,6 +294,38 @@ def draw(state: State, data: dict, fig: Figure | None = None) -> Figure:
     return fig
 
 
+MAP_PX = 220  # the click map's side, about (CSS pixels)
+MAP_BOX_RGB = (255, 32, 32)  # the chosen unit's outline on the click map
+
+
+def map_scale(h: int, w: int, px: int = MAP_PX) -> int:
+    """Screen pixels per unit on the click map: the whole number that brings its longer side nearest ``px``."""
+    return max(1, round(px / max(h, w)))
+
+
+def map_png(arr: np.ndarray, row: int, col: int) -> bytes:
+    """The click map: the (h, w) map ``arr`` in grey (min to max), each unit a square of
+    :func:`map_scale` pixels, unit (row, col) outlined 2 pixels wide around it (its own pixels stay visible)."""
+    h, w = arr.shape
+    s = map_scale(h, w)
+    lo, hi = float(arr.min()), float(arr.max())
+    grey = ((arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)).astype(np.uint8)
+    rgb = np.repeat(np.repeat(grey, s, axis=0), s, axis=1)[:, :, None].repeat(3, axis=2)
+    r0, r1, c0, c1 = row * s - 2, (row + 1) * s + 2, col * s - 2, (col + 1) * s + 2
+    ring = np.zeros(rgb.shape[:2], dtype=bool)
+    ring[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)] = True
+    ring[max(r0 + 2, 0):max(r1 - 2, 0), max(c0 + 2, 0):max(c1 - 2, 0)] = False
+    rgb[ring] = MAP_BOX_RGB
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def unit_at(x: float, y: float, h: int, w: int) -> tuple[int, int]:
+    """The unit (row, col) of an (h, w) map under a click at fractions (x, y) of its width and height."""
+    return min(int(y * h), h - 1), min(int(x * w), w - 1)
+
+
 class ReceptiveFieldExplorer(Explorer):
     """Stack, K and P (lecture stack), layer and unit (row, col) -> the unit's receptive field everywhere.
 
@@ -322,14 +356,19 @@ class ReceptiveFieldExplorer(Explorer):
         self._set_layer_options(s)
         self.controls["layer"].value = s.layer
         c = self.controls
-        # a map of the chosen layer to click a unit on (ipympl canvas)
-        try:
-            self.clickmap = ClickMap(lambda row, col: self.set_controls(row=row, col=col))
-            picker = [widgets.VBox([widgets.HTML("<i>click a unit of the chosen layer:</i>"), self.clickmap.widget])]
-        except ImportError:  # ipympl missing: the sliders still select units
-            self.clickmap, picker = None, []
+        # the unit sliders are the way to select a unit (by keyboard too); the map of the chosen layer also
+        # takes a click, and is never focusable (no keyboard trap): the hint, tied to the sliders, says so
+        hint = widgets.HTML("<i>Select the unit with the <b>unit row</b> and <b>unit col</b> sliders, or click "
+                            "it on this map of the chosen layer:</i>", layout=widgets.Layout(max_width="240px"))
+        hint.add_class("cu-hint")
+        for name in ("row", "col"):
+            c[name].add_class("cu-hinted")
+        self.clickmap = Picture(clickable=True, layout=widgets.Layout(max_width="240px"))
+        self.clickmap.add_class("cu-clickmap")
+        self.clickmap.on_click(self._on_map_click)
         self._build(widgets.HBox([widgets.VBox([c["stack"], c["K"], c["P"]]),
-                                  widgets.VBox([c["layer"], c["row"], c["col"]]), *picker]))
+                                  widgets.VBox([c["layer"], c["row"], c["col"]]),
+                                  widgets.VBox([hint, self.clickmap])]))
 
     def _set_layer_options(self, state: State) -> None:
         size, layers = layers_of(state.stack, state.K, state.P)
@@ -358,9 +397,40 @@ class ReceptiveFieldExplorer(Explorer):
     def compute(self, state: State) -> dict:
         return compute(state, self.rf_fn)
 
+    def _on_map_click(self, x: float, y: float) -> None:
+        if self.state is not None:
+            side = map_sizes(*layers_of(self.state.stack, self.state.K, self.state.P))[self.state.layer + 1]
+            row, col = unit_at(x, y, side, side)
+            self.set_controls(row=row, col=col)
+
     def after_redraw(self, state: State, data: dict) -> None:
-        if self.clickmap is not None:  # its own canvas (ipympl): redrawn after the picture is sent
-            self.clickmap.show(feature_maps(state.stack, state.K, state.P)[state.layer + 1], state.row, state.col)
+        # the click map: its own picture, sent after the main one and the status text
+        arr = feature_maps(state.stack, state.K, state.P)[state.layer + 1]
+        h, w = arr.shape
+        size, layers = layers_of(state.stack, state.K, state.P)
+        with self.clickmap.hold_sync():
+            self.clickmap.png = map_png(arr, state.row, state.col)
+            self.clickmap.width = w * map_scale(h, w)
+            self.clickmap.alt = (f"Map of layer {layer_label(state.layer, layers[state.layer])} ({h}x{w} units), "
+                                 f"unit ({state.row}, {state.col}) outlined in red. Click a unit to select it; "
+                                 f"with the keyboard, use the unit row and unit col sliders.")
+
+    def alt_text(self, state: State, d: dict) -> str:
+        size, layers = layers_of(state.stack, state.K, state.P)
+        side = d["sides"][state.layer + 1]
+        r0, r1, c0, c1 = d["clipped"]
+        emp = d["empirical"]
+        panels = ", ".join(f"{'input' if m == 0 else layer_label(m - 1, layers[m - 1])} ({n}x{n})"
+                           for m, n in enumerate(d["sides"]))
+        verdict = "agrees" if d["agree"] else "differs: check rf_fn"
+        kp = f" with K = {state.K}, P = {state.P}" if state.stack.startswith("lecture") else ""
+        return (f"Receptive field of unit ({state.row}, {state.col}) of layer "
+                f"{layer_label(state.layer, layers[state.layer])} ({side}x{side} map) of the stack "
+                f"'{state.stack}'{kp}: "
+                f"{d['size']}x{d['size']} input pixels, rows {r0} to {r1}, cols {c0} to {c1} of the {size}x{size} "
+                f"input (red box, and the units feeding it boxed on every map); autograd's field (blue tint) "
+                f"rows {emp.rows[0]} to {emp.rows[1]}, cols {emp.cols[0]} to {emp.cols[1]}: {verdict}. "
+                f"Panels: {panels}; maps after the chosen layer faded.")
 
     def describe_html(self, state: State, d: dict) -> str:
         size, layers = layers_of(state.stack, state.K, state.P)

@@ -16,8 +16,8 @@ from course_tools.bench.browser import CHROMIUM, REPO, TIMEOUT_MS, LabServer, No
 
 from suite_helpers import in_ci
 
-NOTEBOOKS = {  # name served -> source (repository copy)
-    "01_large_inputs_and_parameter_counting.ipynb": REPO / "notebooks" / "01_large_inputs_and_parameter_counting.ipynb",
+NOTEBOOKS = {  # name served -> source (repository copy): the course's notebooks and the tests' own
+    **{p.name: p for p in (REPO / "notebooks").glob("*.ipynb")},
     **{p.name: p for p in (Path(__file__).parent / "notebooks").glob("*.ipynb")},
 }
 

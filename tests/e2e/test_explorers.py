@@ -68,10 +68,10 @@ def test_receptive_field_explorer_unit_selection(explorers):
     nb.wait_status(w, r"layer=2 unit=\(8,6\) field=4x4 agree=True #\d+$")
     nb.select(w, "layer", "1: conv 3x3")  # a unit of the first layer sees K x K pixels
     nb.wait_status(w, r"layer=1 unit=\(8,6\) field=3x3 agree=True #\d+$")
-    # click unit (20, 5) on the map of layer 1 (30 x 30 units filling the clickable canvas)
-    canvas = w.locator(".cu-clickmap .jupyter-matplotlib-canvas-div")
-    box = canvas.bounding_box()
-    canvas.click(position={"x": (5 + 0.5) / 30 * box["width"], "y": (20 + 0.5) / 30 * box["height"]})
+    # click unit (20, 5) on the map of layer 1 (30 x 30 units filling the clickable picture)
+    clickmap = w.locator(".cu-clickmap img")
+    box = clickmap.bounding_box()
+    clickmap.click(position={"x": (5 + 0.5) / 30 * box["width"], "y": (20 + 0.5) / 30 * box["height"]})
     nb.wait_status(w, r"layer=1 unit=\(20,5\) field=3x3 agree=True #\d+$")
     assert "rows 20–22, cols 5–7" in w.locator(".cu-caption").inner_text()
     assert nb.image_bytes(w) != before

@@ -25,7 +25,9 @@ def test_a_reopened_notebook_shows_its_widgets(open_notebook, lab):
         "() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
     saved = json.loads((lab.root / NAME).read_text(encoding="utf-8"))
     state = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    assert any(m["model_name"] == "ImageModel" for m in state.values()), "the picture is saved with the notebook"
+    pictures = [m["state"] for m in state.values() if m["model_name"] == "AnyModel"
+                and m["state"].get("_anywidget_id") == "course_utils.widgets._picture.Picture"]
+    assert pictures and any(p.get("alt") for p in pictures), "the picture (and its alt) is saved with the notebook"
     nb.page.close()
     lab.shutdown_kernels()
 
@@ -34,6 +36,7 @@ def test_a_reopened_notebook_shows_its_widgets(open_notebook, lab):
     again.page.wait_for_function("() => [...document.querySelectorAll('.cu-explorer img')]"
                                  ".some(i => i.complete && i.naturalWidth > 0)")
     assert again.panel.get_by_text("Error displaying widget").count() == 0
+    assert again.panel.locator(".cu-explorer .cu-image img").first.get_attribute("alt")  # its alt came back too
     again.screenshot(again.panel, "reopened")
 
 
