@@ -6,10 +6,6 @@ from __future__ import annotations
 import pytest
 from axe_helpers import describe, from_course, run_axe, serious
 
-from course_tools.bench.browser import CHROMIUM, launch_chromium
-
-from suite_helpers import in_ci
-
 pytestmark = pytest.mark.e2e
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -19,23 +15,15 @@ PAGE = f"""<html lang="en"><head><title>a page</title></head><body><main><h1>A p
 </main></body></html>"""
 
 
-def test_an_image_without_alt_is_critical_and_is_attributed_to_where_it_is():
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"CI=true and {CHROMIUM} not found")
-        pytest.skip(f"{CHROMIUM} not found")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page()
-            page.set_content(PAGE)
-            everywhere = run_axe(page)
-            [image_alt] = [v for v in everywhere if v["id"] == "image-alt"]
-            assert image_alt["impact"] == "critical" and len(image_alt["nodes"]) == 2, describe(everywhere)
-            ours = from_course(page, everywhere, ".course")
-            assert [(v["id"], len(v["nodes"])) for v in serious(ours)] == [("image-alt", 1)], describe(ours)
-            assert [v["id"] for v in run_axe(page, ".course")] == ["image-alt"]
-        finally:
-            browser.close()
+def test_an_image_without_alt_is_critical_and_is_attributed_to_where_it_is(browser):
+    page = browser.new_page()
+    try:
+        page.set_content(PAGE)
+        everywhere = run_axe(page)
+        [image_alt] = [v for v in everywhere if v["id"] == "image-alt"]
+        assert image_alt["impact"] == "critical" and len(image_alt["nodes"]) == 2, describe(everywhere)
+        ours = from_course(page, everywhere, ".course")
+        assert [(v["id"], len(v["nodes"])) for v in serious(ours)] == [("image-alt", 1)], describe(ours)
+        assert [v["id"] for v in run_axe(page, ".course")] == ["image-alt"]
+    finally:
+        page.close()
