@@ -398,3 +398,20 @@ def test_the_judging_process_is_outside_the_kernels_process_group_and_ends_with_
     assert judge.poll() is None and os.getpgid(judge.pid) != os.getpgrp()
     judge.stdin.close()
     assert judge.wait(timeout=20) == 0
+
+
+def test_a_function_that_shows_a_figure_is_not_calling_the_courses_implementation():
+    """A figure the student's function shows goes through ``course_utils.alt_text`` (its text alternative):
+    presentation, not an implementation of an exercise."""
+    from matplotlib.figure import Figure
+
+    from course_utils import alt_text
+
+    def conv_that_plots(x, w, b=None, stride=1, padding=0):
+        out = naive_conv(x, w, b, stride, padding)
+        fig = Figure()
+        fig.add_subplot().imshow(out[0, 0])
+        assert alt_text.alt_of(fig).startswith("1 image")  # what showing it in a notebook does
+        return out
+
+    verify.check("a1_conv2d_forward", conv_that_plots, seed=1301)

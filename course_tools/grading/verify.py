@@ -47,12 +47,14 @@ from typing import NamedTuple
 CHECK_DIR = ".checks"
 #: The parts of the student package a submission may use while its functions are judged: the self-check
 #: helpers, the exercises' specs (but not the references they call, nor the functions they mark as the
-#: course's implementation, ``course_utils.exercises.core.implementation``), the data loaders and the input
-#: checks they share (``_validate``). Every other module of ``course_utils`` (the reference, counting, the
+#: course's implementation, ``course_utils.exercises.core.implementation``), the data loaders, the input
+#: checks they share (``_validate``) and the figures' text alternatives (``alt_text``: a figure the student's
+#: function shows goes through it). Every other module of ``course_utils`` (the reference, counting, the
 #: PyTorch track, widgets, registration, ... and any module added later) is the course's own implementation of
 #: something students write: calling it scores 0. (The instructor's package, ``course_tools``, is not given
 #: to students and holds no implementation of an exercise.)
-ALLOWED_PREFIXES = ("course_utils.checks", "course_utils.data", "course_utils.exercises", "course_utils._validate")
+ALLOWED_PREFIXES = ("course_utils.checks", "course_utils.data", "course_utils.exercises", "course_utils._validate",
+                    "course_utils.alt_text")
 #: Other libraries' implementations of what a NumPy-only item asks for (convolution, pooling, filters,
 #: autograd for a backward pass): calling them scores 0 on such an item. torch is caught as a whole
 #: (``torch.overrides.TorchFunctionMode`` sees every torch call, however the function was saved).
@@ -62,7 +64,7 @@ _COURSE_UTILS_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__import_
 
 _PACKAGE_DIR = os.path.join(_COURSE_UTILS_PARENT, "course_utils")
 #: the same parts of the package as files (a module loaded again under another name keeps its file)
-ALLOWED_FILES = ("checks.py", "data", "exercises", "_validate.py", "__init__.py")
+ALLOWED_FILES = ("checks.py", "data", "exercises", "_validate.py", "alt_text.py", "__init__.py")
 
 _TRIPPED: list[str] = []
 #: the attribute ``course_utils.exercises.core.implementation`` sets on a spec's own implementation of an

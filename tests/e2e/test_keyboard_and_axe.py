@@ -251,3 +251,7 @@ def test_widgets_work_by_keyboard_alone_and_pass_axe(open_notebook, name):
     (ARTIFACTS / f"keyboard-axe-{Path(name).stem}.txt").write_text(text)
     print(text)
     assert not serious(ours), f"{name}: axe finds critical/serious violations in the widgets:\n{describe(ours)}"
+    # the notebook's figures, live in JupyterLab: each an <img> with its text alternative (course_utils.alt_text)
+    assert not serious(content), f"{name}: axe finds critical/serious violations in the content:\n{describe(content)}"
+    alts = nb.panel.locator(".jp-OutputArea-output img").evaluate_all("imgs => imgs.map(i => i.getAttribute('alt'))")
+    assert alts and all(a and a.strip() for a in alts), f"{name}: figures without a text alternative: {alts}"
