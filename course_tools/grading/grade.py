@@ -8,7 +8,8 @@ happens to the others:
    a student folder whose name is not in Unicode NFC form is renamed to it (or refused if that exists);
 2. a renamed notebook (``a1-Copy1.ipynb``) is graded if it is the only notebook there (and reported);
 3. nbgrader autogrades it in a forked worker (``--workers`` at a time) under a whole-notebook time limit;
-   past it the worker and every process under it (the kernel included) are killed;
+   past it the worker and every process under it (the kernel included) are killed; a kernel that never
+   started (no cell ran) is started once more (``autograde``);
 4. success is checked (nbgrader keeps stale grades when a run fails); the hidden tests' saved outputs are
    judged again here, out of the student's reach (``verify.judge_file``): an item whose outputs are wrong or
    missing scores 0 even if the student's kernel hid the failure;
@@ -207,7 +208,9 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
     try:
         api = make_api(root, overrides)
         _, _, autograded, feedback = (os.path.join(d, student, aid) for d in _dirs(root, api.config))
-        result = api.autograde(aid, student, force=True, create=True)
+        result, retried = autograde(api, aid, student)
+        if retried:
+            out["messages"].append(f"the grading kernel did not start ({retried}): graded on a second start")
         notebooks = read_notebooks(autograded)  # as graded (read once: what died, what lost points, hand work)
         out["success"] = bool(result["success"])
         out["died_in"] = _kernel_died_in(notebooks)
@@ -231,6 +234,22 @@ def _grade_one(root, overrides, student, aid, result_path) -> None:
     out["limits"] = _limits_hit(result_path + ".limits")
     with open(result_path, "w") as fh:
         json.dump(out, fh)
+
+
+#: nbgrader's log when the kernel ended before it answered its first request: before any cell ran, so nothing
+#: the submission's code did (seen once in ~1,000 sandboxed starts under a full suite's load, not reproduced)
+KERNEL_NEVER_STARTED = "Kernel died before replying to kernel_info"
+
+
+def autograde(api, aid: str, student: str) -> tuple[dict, str | None]:
+    """nbgrader's autograde of one submission, run once more if its kernel never started (``KERNEL_NEVER_STARTED``:
+    no student code had run, so the first try says nothing about the submission). Returns (nbgrader's result,
+    why it was retried or None)."""
+    result = api.autograde(aid, student, force=True, create=True)
+    text = (result.get("log") or "") + (result.get("error") or "")
+    if result["success"] or KERNEL_NEVER_STARTED not in text:
+        return result, None
+    return api.autograde(aid, student, force=True, create=True), KERNEL_NEVER_STARTED.lower()
 
 
 def normalise_student_folders(submitted: str, echo=print) -> set[str]:
