@@ -1,6 +1,6 @@
 """Course utilities for "Convolutional Networks for Object Recognition": what students read and call.
 
-Sub-packages (import what you need; nothing heavy is imported here, but matplotlib in an IPython kernel):
+Sub-packages (import what you need; nothing heavy is imported here):
 
 - ``course_utils.counting``      parameter and multiply-add counting (fully connected, locally connected, conv,
                                  any nn.Module), the lecture's AlexNet table, VGG's configurations

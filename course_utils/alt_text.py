@@ -8,10 +8,11 @@ figure's own (``set_alt``, where the story of the data needs words) or is genera
 draws (``describe``): per panel its title, the axis labels, each labelled line with its first and last values,
 bars with their values, images with their size, and the texts drawn on it.
 
-Importing ``course_utils`` inside IPython calls ``install()`` (it never changes matplotlib's backend): it
-registers ``figure_html`` as the figures' ``text/html`` display and removes their ``image/png`` one (a notebook
-stores each figure once); before each cell it does so again, since activating a backend (``%matplotlib
-inline``) resets the figures' formatters.
+Importing ``course_utils`` inside IPython calls ``install()`` (it imports no matplotlib and never changes
+its backend): it registers ``figure_html`` as the figures' ``text/html`` display and removes their
+``image/png`` one (a notebook stores each figure once). Setting the inline backend up (at the first pyplot
+import, or ``%matplotlib inline``) resets the figures' displays: they are set again right after that, and
+before and after each cell.
 
 >>> from matplotlib.figure import Figure
 >>> fig = Figure()
@@ -205,18 +206,56 @@ def figure_html(fig) -> str:
     return f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt_of(fig), quote=True)}"/>'
 
 
-def _ensure_formatters(shell) -> None:
-    from matplotlib.figure import Figure
+FIGURE = "matplotlib.figure.Figure"
+INLINE_BACKEND = "matplotlib_inline.backend_inline"
 
+
+def _ensure_formatters(shell) -> None:
+    """The figures' displays: ``figure_html`` as their HTML, no PNG (by name: matplotlib is not imported)."""
     formatters = shell.display_formatter.formatters
-    formatters["text/html"].for_type(Figure, figure_html)
-    formatters["image/png"].pop(Figure, None)
+    formatters["text/html"].for_type_by_name(*FIGURE.rsplit(".", 1), figure_html)
+    formatters["image/png"].pop(FIGURE, None)
+
+
+class _AfterInlineBackend:
+    """An import hook (first on ``sys.meta_path``, used once): right after the inline backend's module has run,
+    which sets the figures' displays up (at the first pyplot import, maybe in the cell that shows a figure),
+    sets ours again."""
+
+    def __init__(self, shell):
+        self.shell = shell
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.util
+        import sys
+
+        if name != INLINE_BACKEND:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def run_then_ensure(module):
+            run(module)
+            _ensure_formatters(self.shell)
+
+        spec.loader.exec_module = run_then_ensure
+        return spec
+
+    def invalidate_caches(self):
+        pass
 
 
 def install(shell=None) -> bool:
     """Show figures with their text alternative in the IPython ``shell`` (default: the running one).
 
-    Returns False outside IPython. Idempotent; the formatters are set again before each cell."""
+    Returns False outside IPython. Idempotent. Imports nothing heavy: the displays are registered by name, and
+    set again after the inline backend is set up (``_AfterInlineBackend``), before each cell and after it
+    (``%matplotlib inline`` resets them too)."""
+    import sys
+
     if shell is None:
         try:
             from IPython import get_ipython
@@ -225,17 +264,11 @@ def install(shell=None) -> bool:
         shell = get_ipython()
     if shell is None or not hasattr(shell, "display_formatter"):
         return False
-    import matplotlib
-
-    backend = matplotlib.rcParams._get_backend_or_none() or ""
-    if "matplotlib_inline" in backend:
-        # the inline backend resets the figures' formatters when it is first set up (at the first pyplot
-        # import, which may come later in the same cell as a figure): set it up now
-        import matplotlib_inline.backend_inline  # noqa: F401
     _ensure_formatters(shell)
     if not getattr(shell, "_course_alt_text", False):
-        # `%matplotlib inline` resets them too: set them again before each cell and after it, before the inline
-        # backend shows the cell's figures (its own post_execute callback is registered after this one)
+        if INLINE_BACKEND not in sys.modules:
+            sys.meta_path.insert(0, _AfterInlineBackend(shell))
+        # before the inline backend shows the cell's figures: its own post_execute callback comes after this one
         for event in ("pre_run_cell", "post_execute"):
             shell.events.register(event, lambda *_: _ensure_formatters(shell))
         shell._course_alt_text = True

@@ -119,13 +119,29 @@ def test_in_a_kernel_every_figure_is_one_img_with_its_alternative(tmp_path, monk
     assert alts == ["training: loss from 1 to 3 (x 0 to 2).", "1 image of 2x2 pixels: checkerboard."]
 
 
+def test_in_a_kernel_that_imported_pyplot_first_the_figures_are_described_too(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    code = ("import matplotlib.pyplot as plt\nimport course_utils\n"
+            "plt.bar(['a', 'b'], [1, 2]); plt.title('counts'); plt.show()")
+    nb = nbformat.from_dict({**NOTEBOOK, "cells": [{**NOTEBOOK["cells"][0], "source": code}]})
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    [shown] = [o for o in nb.cells[0].outputs if o.output_type == "display_data"]
+    assert sorted(shown.data) == ["text/html", "text/plain"]
+    assert html.unescape(re.search(r'alt="([^"]*)"', shown.data["text/html"]).group(1)) == "counts: bars: a 1, b 2."
+
+
 def test_importing_the_package_in_a_kernel_keeps_matplotlibs_backend(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
     monkeypatch.delenv("MPLBACKEND", raising=False)
 
-    code = ("import json, matplotlib\nbefore = matplotlib.rcParams._get_backend_or_none()\nimport course_utils\n"
+    code = ("import sys\nimport course_utils\nassert 'matplotlib' not in sys.modules  # nothing heavy\n"
+            "import json, matplotlib\nbefore = matplotlib.rcParams._get_backend_or_none()\n"
+            "course_utils.alt_text.install()\nassert 'matplotlib.pyplot' not in sys.modules\n"
             "print(json.dumps([before, matplotlib.rcParams._get_backend_or_none(), matplotlib.get_backend()]))")
     nb = nbformat.from_dict({**NOTEBOOK, "cells": [{**NOTEBOOK["cells"][0], "source": code}]})
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
