@@ -3,10 +3,20 @@
 JupyterLab (4.6) shows an ``image/png`` output as an ``<img>`` without ``alt``, and nbconvert's HTML export
 puts "No description has been provided for this image" on it. Both prefer a ``text/html`` output to an
 ``image/png`` one, so in a notebook a figure is shown as ``<img src="data:image/png;base64,..." alt="...">``
-(``figure_html``): the picture the inline backend would show, with a text alternative. The alternative is the
-figure's own (``set_alt``, where the story of the data needs words) or is generated from what the figure
-draws (``describe``): per panel its title, the axis labels, each labelled line with its first and last values,
-bars with their values, images with their size, and the texts drawn on it.
+(``figure_html``): the picture the inline backend would show, with a text alternative. JupyterLab keeps the
+``<img>``, its picture and its ``alt`` when it sanitizes the output of an untrusted notebook too.
+
+The alternative is the figure's own (``set_alt``, where the story of the data needs words) or is generated from
+what the figure draws (``describe``): the figure's title, then per panel its title, what is plotted against what
+(and over which range), each labelled line with its first and last values (lowest and highest when it dips or
+peaks in between), reference lines (``axhline``/``axvline``) with their position, bars with their names and
+heights, images with their size (the range of values where a colour bar reads them), numbers written on a
+grid (a kernel, a filter) row by row, and the other texts drawn on it. Consecutive panels that only show an
+image are listed together by their titles. ``number`` formats every number of an alternative (the widgets'
+too).
+
+Lines told apart by colour alone are not enough: give them a line style or a marker too, and label them where
+they end (``label_lines``): a reader then needs neither the legend nor the colours.
 
 Importing ``course_utils`` inside IPython calls ``install()`` (it imports no matplotlib and never changes
 its backend): it registers ``figure_html`` as the figures' ``text/html`` display and removes their
@@ -20,7 +30,7 @@ before and after each cell.
 >>> _ = ax.plot([1, 2, 3], [0.5, 0.9, 0.98], label="test accuracy")
 >>> _ = ax.set(title="training", xlabel="epoch", ylabel="accuracy")
 >>> describe(fig)
-'training: accuracy vs epoch; test accuracy from 0.5 to 0.98 (epoch 1 to 3).'
+'training: accuracy vs epoch 1 to 3; test accuracy from 0.5 to 0.98.'
 >>> set_alt(fig, "test accuracy climbs to 0.98 in 3 epochs")
 >>> alt_of(fig)
 'test accuracy climbs to 0.98 in 3 epochs'
@@ -34,8 +44,12 @@ import html
 import numpy as np
 
 #: how many items (lines, bars, panels) a description lists before it says "and N more"
-MAX_ITEMS = 8
+MAX_ITEMS = 10
+#: the most numbers written on a grid that a description lists row by row (more: their range)
+MAX_GRID = 36
 _ALT = "_course_alt"
+#: the ``gid`` of the labels ``label_lines`` writes (a description skips them: each line has its own words)
+DIRECT_LABEL = "course_utils.alt_text.direct_label"
 
 
 def set_alt(fig, text: str) -> None:
@@ -65,6 +79,47 @@ def number(value) -> str:
     return f"{value:.3g}"
 
 
+def label_lines(ax, *, gap: float = 0.07, fontsize: float = 8) -> list:
+    """Label each labelled line of ``ax`` where it ends: its label just right of the axes, at the height of the
+    line's last point, joined to that point by a thin line in the line's colour and style (labels closer than
+    ``gap``, a fraction of the axes' height, are moved apart); a vertical line (``axvline``) at its top. Call
+    it once the lines and the axes' limits are set, instead of a legend; leave room with ``fig.tight_layout()``.
+    Returns the labels (``Annotation``s, ``gid=DIRECT_LABEL``: ``describe`` skips them, each line is described
+    with its own label)."""
+    ends, labels = [], []
+    ax.get_xlim(), ax.get_ylim()  # the view limits, autoscaled now: the labels' heights depend on them
+    to_axes = ax.transAxes.inverted()
+    container_labels, _ = _errorbars(ax)
+    for line in ax.get_lines():
+        label = container_labels[line] if line in container_labels else _visible_label(line)
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        ok = np.isfinite(x) & np.isfinite(y)
+        if label is None or not ok.any():
+            continue
+        if line.get_transform() == ax.get_xaxis_transform():  # a vertical line: its label at its top
+            labels.append(ax.annotate(label, xy=(x[ok][0], 1), xycoords=line.get_transform(), xytext=(3, -3),
+                                      textcoords="offset points", ha="left", va="top", fontsize=fontsize,
+                                      gid=DIRECT_LABEL))
+            continue
+        end = (x[ok][-1], y[ok][-1])
+        height = to_axes.transform(line.get_transform().transform(end))[1]
+        ends.append([float(np.clip(height, 0, 1)), line, end, label])
+    ends.sort(key=lambda item: item[0])
+    for below, above in zip(ends, ends[1:]):  # upwards, then back down from the top: at least `gap` apart
+        above[0] = max(above[0], below[0] + gap)
+    if ends and ends[-1][0] > 1:
+        ends[-1][0] = 1.0
+        for above, below in zip(ends[::-1], ends[-2::-1]):
+            below[0] = min(below[0], above[0] - gap)
+    return [
+        ax.annotate(label, xy=end, xycoords=line.get_transform(), xytext=(1.03, height), textcoords="axes fraction",
+                    va="center", ha="left", fontsize=fontsize, annotation_clip=False, gid=DIRECT_LABEL,
+                    arrowprops=dict(arrowstyle="-", color=line.get_color(), linestyle=line.get_linestyle(), lw=0.8,
+                                    shrinkA=1, shrinkB=2))
+        for height, line, end, label in ends
+    ] + labels
+
+
 def _float(text: str) -> float | None:
     try:
         return float(text.replace("\u2212", "-"))
@@ -83,18 +138,68 @@ def _visible_label(artist) -> str | None:
     return None if not label or label.startswith("_") else label
 
 
-def _lines(ax) -> list[str]:
+def _words(text: str, sep: str = ", ") -> str:
+    """A title's lines as one phrase: 'square\\ndistance 0.1' -> 'square, distance 0.1' (``sep`` between lines
+    but after punctuation, where a space is enough)."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    out = ""
+    for line in lines:
+        out += ("" if not out else " " if out[-1] in ":;,.(" else sep) + line
+    return out
+
+
+def _mentions(label: str, value: str) -> bool:
+    """Whether ``label`` already says ``value`` ('best loss (epoch 16)' says 16)."""
+    return value in label.replace("(", " ").replace(")", " ").replace(",", " ").split()
+
+
+def _axis_label(ax, which: str) -> str:
+    """The axes' x or y label, or that of an axes it shares the axis with (``sharey=True`` labels one)."""
+    label = getattr(ax, f"get_{which}label")()
+    if not label:
+        shared = getattr(ax, f"get_shared_{which}_axes")().get_siblings(ax)
+        label = next((a for a in (getattr(s, f"get_{which}label")() for s in shared) if a), "")
+    return _words(label, " ")
+
+
+def _tick_names(ax) -> dict[float, str]:
+    """x ticks that carry words ('none', '2x2', 'conv1'), by position; empty when the ticks are numbers."""
+    names = {}
+    for tick, label in zip(ax.get_xticks(), ax.get_xticklabels()):
+        text = _words(label.get_text(), " ")
+        if text and _float(text) is None:
+            names[float(tick)] = text
+    return names
+
+
+def _at_x(ax, value: float, names: dict[float, str]) -> str:
+    return next((name for tick, name in names.items() if np.isclose(tick, value)), None) or number(value)
+
+
+def _is_reference(ax, line) -> bool:
+    """An ``axhline``/``axvline``: drawn in the axes' own coordinates along one axis."""
+    return line.get_transform() in (ax.get_xaxis_transform(), ax.get_yaxis_transform())
+
+
+def _errorbars(ax) -> tuple[dict, set]:
+    """An errorbar's label is its container's ({data line: label}); its caps are not lines of their own."""
     from matplotlib.container import ErrorbarContainer
 
-    # an errorbar's label is its container's; its caps and bars are not lines of their own
-    labels, parts_of_errorbars = {}, set()
+    labels, caps = {}, set()
     for container in ax.containers:
         if isinstance(container, ErrorbarContainer):
-            data_line, caps, _ = container.lines
+            data_line, its_caps, _ = container.lines
             labels[data_line] = _visible_label(container)
-            parts_of_errorbars.update(caps)
-    out, unlabelled = [], 0
-    xlabel = ax.get_xlabel() or "x"
+            caps.update(its_caps)
+    return labels, caps
+
+
+def _lines(ax, share: bool) -> tuple[list[str], str]:
+    """One phrase per labelled line, and the x range they share ('1 to 6'; '' when they differ, or without
+    ``share``: then each line says its own)."""
+    labels, parts_of_errorbars = _errorbars(ax)
+    xlabel, names = _axis_label(ax, "x") or "x", _tick_names(ax)
+    series, reference, unlabelled = [], [], 0
     for line in ax.get_lines():
         if line in parts_of_errorbars:
             continue
@@ -103,27 +208,39 @@ def _lines(ax) -> list[str]:
         if label is None or y.size == 0:
             unlabelled += y.size > 0 and label is None
             continue
-        if y.size == 1 or np.all(y == y[0]) and np.unique(x).size > 1 and y.size == 2:
-            out.append(f"{label} at {number(y[0])}")
-            continue
-        if np.all(x == x[0]):  # a vertical line
-            out.append(f"{label} at {xlabel} {number(x[0])}")
+        if _is_reference(ax, line) or y.size == 1:
+            vertical = line.get_transform() == ax.get_xaxis_transform() or (y.size > 1 and np.all(x == x[0]))
+            where = f"{xlabel} {_at_x(ax, x[0], names)}" if vertical else number(y[0])
+            reference.append(label if _mentions(label, where.split()[-1]) else f"{label} at {where}")
             continue
         finite = y[np.isfinite(y)]
-        text = f"{label} from {number(y[0])} to {number(y[-1])} ({xlabel} {number(x[0])} to {number(x[-1])})"
-        if finite.size and (finite.min() < min(y[0], y[-1]) or finite.max() > max(y[0], y[-1])):
-            text += f", lowest {number(finite.min())}, highest {number(finite.max())}"
-        out.append(text)
+        if finite.size and np.all(finite == finite[0]):
+            text = f"{label} flat at {number(finite[0])}"
+        else:
+            text = f"{label} from {number(y[0])} to {number(y[-1])}"
+            if finite.size and (finite.min() < min(y[0], y[-1]) or finite.max() > max(y[0], y[-1])):
+                text += f", lowest {number(finite.min())}, highest {number(finite.max())}"
+        series.append((text, (_at_x(ax, x[0], names), _at_x(ax, x[-1], names))))
+    ranges = {r for _, r in series}
+    shared = " to ".join(ranges.pop()) if share and len(ranges) == 1 else ""
+    out = [text if shared else f"{text} ({xlabel} {r[0]} to {r[1]})" for text, r in series] + reference
     if unlabelled:
         out.append(f"{unlabelled} unlabelled line{'s' * (unlabelled > 1)}")
-    return out
+    return out, shared
+
+
+def _bar_spans(ax) -> list[tuple[float, float]]:
+    from matplotlib.container import BarContainer
+
+    return [(bar.get_x(), bar.get_x() + bar.get_width()) for c in ax.containers if isinstance(c, BarContainer)
+            for bar in c.patches]
 
 
 def _bars(ax) -> list[str]:
     from matplotlib.container import BarContainer
 
     out = []
-    ticks = [(t, " ".join(lbl.get_text().split())) for t, lbl in zip(ax.get_xticks(), ax.get_xticklabels())]
+    ticks = [(t, _words(lbl.get_text(), " ")) for t, lbl in zip(ax.get_xticks(), ax.get_xticklabels())]
     for container in ax.containers:
         if not isinstance(container, BarContainer):
             continue
@@ -138,59 +255,127 @@ def _bars(ax) -> list[str]:
     return out
 
 
+def _texts(ax) -> list:
+    """The texts drawn on ``ax`` that say something of their own: not ``label_lines``' labels, not the values
+    ``bar_label`` writes on bars (the bars are described with their values)."""
+    from matplotlib.text import Annotation
+
+    spans = _bar_spans(ax)
+    out = []
+    for t in ax.texts:
+        if not t.get_visible() or not t.get_text().strip() or t.get_gid() == DIRECT_LABEL:
+            continue
+        if spans and isinstance(t, Annotation) and any(a <= t.xy[0] <= b for a, b in spans):
+            continue
+        out.append(t)
+    return out
+
+
+def _written(texts) -> str:
+    """Texts drawn on a panel: numbers on a grid row by row ('values by row [1, 2], [3, 4]'), many numbers by
+    their range, words listed."""
+    words = [" ".join(t.get_text().split()) for t in texts]
+    numbers = [_float(w) for w in words]
+    if len(words) > 1 and None not in numbers:
+        xs = sorted({round(float(t.get_position()[0]), 6) for t in texts})
+        ys = sorted({round(float(t.get_position()[1]), 6) for t in texts})
+        if len(xs) > 1 and len(ys) > 1 and len(xs) * len(ys) == len(words) <= MAX_GRID:
+            grid = {(round(float(t.get_position()[1]), 6), round(float(t.get_position()[0]), 6)): w
+                    for t, w in zip(texts, words)}
+            if len(grid) == len(words):
+                return "values by row " + ", ".join("[" + ", ".join(grid[y, x] for x in xs) + "]" for y in ys)
+        if len(words) > 4:
+            return f"{len(words)} values written on it, from {number(min(numbers))} to {number(max(numbers))}"
+    return "labels " + _listed(words) if words else ""
+
+
+def _image(im) -> str:
+    """An image's size, and what the eye reads in it beyond the picture: one value all over ('all 0'), or the
+    range of its values where a colour bar reads them."""
+    array = np.asarray(im.get_array(), dtype=float)
+    shape = array.shape
+    text = f"{shape[0]}x{shape[1]}" + (" in colour" if len(shape) == 3 else "")
+    finite = array[np.isfinite(array)]
+    if finite.size and finite.min() == finite.max():
+        text += f", all {number(finite[0])}"
+    elif getattr(im, "colorbar", None) is not None and finite.size:
+        text += f", values {number(finite.min())} to {number(finite.max())}"
+    return text
+
+
+def _title(ax) -> str:
+    return _words(" ".join(t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t))
+
+
 def _panel(ax) -> str:
-    """One axes: 'title: ylabel vs xlabel; lines; bars; images; texts'."""
-    parts = []
-    title = " ".join(t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t)
-    xlabel, ylabel = ax.get_xlabel(), ax.get_ylabel()
-    if ylabel or xlabel:
-        parts.append(f"{ylabel or 'values'} vs {xlabel or 'x'}")
-    parts += _lines(ax) + _bars(ax)
-    for im in ax.get_images():
-        shape = np.shape(im.get_array())
-        parts.append(f"image {shape[0]}x{shape[1]}" + (" in colour" if len(shape) == 3 else ""))
+    """One axes: 'title: ylabel vs xlabel first to last; lines; bars; images; texts'."""
     from matplotlib.collections import PathCollection
 
+    parts = []
+    xlabel, ylabel = _axis_label(ax, "x"), _axis_label(ax, "y")
+    lines, shared_x = _lines(ax, share=bool(xlabel or ylabel))
+    if ax.name == "3d":
+        zlabel = _words(ax.get_zlabel(), " ")
+        parts.append(f"3-D plot of {zlabel or 'z'} over {xlabel or 'x'} and {ylabel or 'y'}")
+        if ax.collections:
+            parts.append(f"{len(ax.collections)} surface{'s' * (len(ax.collections) > 1)}")
+    elif xlabel or shared_x:
+        parts.append(f"{ylabel or 'values'} vs {xlabel or 'x'}" + (f" {shared_x}" if shared_x else ""))
+    elif ylabel:
+        parts.append(ylabel)
+    parts += lines + _bars(ax)
+    parts += [f"image {_image(im)}" for im in ax.get_images()]
     for c in ax.collections:
         if type(c) is PathCollection and len(c.get_offsets()) > 0:  # scatter plots (errorbars, fills: no)
             label = _visible_label(c)
             parts.append(f"{len(c.get_offsets())} points" + (f" ({label})" if label else ""))
-    texts = [" ".join(t.get_text().split()) for t in ax.texts if t.get_visible() and t.get_text().strip()]
-    numbers = [_float(t) for t in texts]
-    if len(texts) > 4 and None not in numbers:
-        parts.append(f"{len(texts)} values written on it, from {number(min(numbers))} to {number(max(numbers))}")
-    elif texts:
-        parts.append("labels " + _listed(texts))
-    body = "; ".join(parts)
-    title = " ".join(title.split())
+    written = _written(_texts(ax))
+    if written:
+        parts.append(written)
+    body, title = "; ".join(parts), _title(ax)
     return f"{title}: {body}" if title and body else title or body
+
+
+def _only_image(ax) -> bool:
+    return bool(ax.get_images()) and not ax.get_lines() and not ax.containers and not _texts(ax) \
+        and not ax.get_xlabel()
+
+
+def _images(axes) -> str:
+    """Panels that only show an image: 'N images of HxW pixels: title, title, all 0, ...'."""
+    shapes = {np.shape(ax.get_images()[0].get_array())[:2] for ax in axes}
+    size = f" of {'x'.join(map(str, shapes.pop()))} pixels" if len(shapes) == 1 else ""
+    names = []
+    for ax in axes:
+        notes = _image(ax.get_images()[0]).split(", ", 1)[1:]
+        names.append(", ".join([_title(ax) or "untitled"] + notes))
+    n = len(axes)
+    titled = any(name != "untitled" for name in names)
+    return f"{n} image{'s' * (n > 1)}{size}" + (": " + _listed(names) if titled else "")
 
 
 def describe(fig) -> str:
     """A text alternative generated from what ``fig`` draws (see the module docstring): the figure's title,
-    then each panel's; panels that are only an image are listed by their titles. Never empty."""
+    then each panel's, in order; consecutive panels that only show an image are listed together by their
+    titles. Never empty."""
     suptitle = getattr(fig, "_suptitle", None)
-    head = " ".join(suptitle.get_text().split()) if suptitle is not None and suptitle.get_text() else ""
-    panels, image_titles, image_shapes = [], [], set()
+    head = _words(suptitle.get_text()) if suptitle is not None and suptitle.get_text() else ""
+    sentences, run = [], []
     for ax in fig.get_axes():
-        if not ax.get_visible() or not (ax.has_data() or ax.get_title()):
+        if not ax.get_visible() or hasattr(ax, "_colorbar") or not (ax.has_data() or ax.get_title()):
             continue
-        only_image = ax.get_images() and not ax.get_lines() and not ax.containers and not ax.texts
-        if only_image and not ax.get_xlabel():
-            image_titles.append(" ".join(ax.get_title().split()) or "untitled")
-            image_shapes.add(np.shape(ax.get_images()[0].get_array())[:2])
+        if _only_image(ax):
+            run.append(ax)
             continue
+        if run:
+            sentences.append(_images(run))
+            run = []
         text = _panel(ax)
         if text:
-            panels.append(text)
-    if image_titles:
-        size = f" of {'x'.join(map(str, next(iter(image_shapes))))} pixels" if len(image_shapes) == 1 else ""
-        n = len(image_titles)
-        titled = [t for t in image_titles if t != "untitled"]
-        panels.insert(0, f"{n} image{'s' * (n > 1)}{size}" + (": " + _listed(image_titles) if titled else ""))
-    text = "; ".join(p for p in [head] if p)
-    body = ". ".join(panels)
-    text = f"{text}. {body}" if text and body else text or body
+            sentences.append(text)
+    if run:
+        sentences.append(_images(run))
+    text = ". ".join(s for s in [head, *sentences] if s)
     return (text or "An empty figure") + ("" if text.endswith(".") else ".")
 
 
