@@ -3,7 +3,7 @@ the answer cell's function, one per (assignment item, mistake id).
 
 ``CORRECT[item]`` is a student's right answer (loops, NumPy only where the assignment says so, everything
 computed in the function itself); ``SOURCES[item, mistake]`` is the same answer with the one mistake made
-(one edit of ``CORRECT``, checked to apply, or written out where the mistake changes the loops' shape). The
+(edits of ``CORRECT``, each checked to apply once). The
 spec-level tests (``test_exercises_mistakes.py``) run them through the self-check and the hidden tests' judge;
 the grading test (``test_grading_mistakes.py``) writes them into submitted notebooks and grades those as
 ``make grade`` does. Notebook-only exercises (``receptive_field_sizes``) are not here.
@@ -147,31 +147,6 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
                 for f in range(F):
                     dx_pad[n, :, rows, cols] += dout[n, f, i, j] * w[f]
                     dw[f] += dout[n, f, i, j] * x_pad[n, :, rows, cols]
-    db = dout.sum(axis=(0, 2, 3))
-    dx = dx_pad[:, :, padding : padding + H, padding : padding + W]
-    return dx, dw, db
-'''
-
-# dw from the first image only: the student's dw loop has no loop over the batch
-CONV2D_BACKWARD_DW_FIRST_IMAGE = '''\
-import numpy as np
-
-
-def conv2d_backward(dout, x, w, stride=1, padding=0):
-    N, C, H, W = x.shape
-    F, _, KH, KW = w.shape
-    _, _, H_out, W_out = dout.shape
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    dx_pad = np.zeros(x_pad.shape)
-    dw = np.zeros(w.shape)
-    for i in range(H_out):
-        for j in range(W_out):
-            rows = slice(i * stride, i * stride + KH)
-            cols = slice(j * stride, j * stride + KW)
-            for f in range(F):
-                for n in range(N):
-                    dx_pad[n, :, rows, cols] += dout[n, f, i, j] * w[f]
-                dw[f] += dout[0, f, i, j] * x_pad[0, :, rows, cols]
     db = dout.sum(axis=(0, 2, 3))
     dx = dx_pad[:, :, padding : padding + H, padding : padding + W]
     return dx, dw, db
@@ -337,7 +312,7 @@ CORRECT = {
     "a3_fgsm": FGSM,
 }
 
-#: (item, mistake id) -> (the answer the student wrote, its one edit of CORRECT[item] or its whole source)
+#: (item, mistake id) -> the (old, new) edits of CORRECT[item] that make the mistake
 _CHANGES = {
     ("a1_fc_params", "no_bias"): (("    if bias:\n        weights += hidden_units\n", ""),),
     ("a1_fc_params", "channels_ignored"): (("image_size * image_size * channels", "image_size * image_size"),),
@@ -381,7 +356,11 @@ _CHANGES = {
          "                dx_pad[n, :, rows, cols] += dout[n, 0, i, j] * w[0]\n"
          "                for f in range(F):\n"),
     ),
-    ("a2_conv2d_backward", "dw_first_image_only"): CONV2D_BACKWARD_DW_FIRST_IMAGE,
+    ("a2_conv2d_backward", "dw_first_image_only"): (  # the batch is summed for dx only
+        ("                    dw[f] += dout[n, f, i, j] * x_pad[n, :, rows, cols]\n",
+         "                    if n == 0:\n"
+         "                        dw[f] += dout[0, f, i, j] * x_pad[0, :, rows, cols]\n"),
+    ),
     ("a2_conv2d_backward", "db_no_batch_sum"): (("db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(2, 3))"),),
     ("a2_maxpool2d_forward", "stride_ignored"): (POOL_STRIDE_IGNORED,),
     ("a2_maxpool2d_forward", "partial_windows"): POOL_PARTIAL_WINDOWS,
@@ -427,7 +406,7 @@ _CHANGES = {
 
 #: (assignment item id, mistake id) -> the source of the answer a student writes with that mistake
 SOURCES: dict[tuple[str, str], str] = {
-    key: change if isinstance(change, str) else _edit(CORRECT[key[0]], *change) for key, change in _CHANGES.items()
+    key: _edit(CORRECT[key[0]], *changes) for key, changes in _CHANGES.items()
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -21,6 +22,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def course_copy(root: Path, secret: bytes | None = None) -> Path:
+    """A course folder at ``root`` for grading tests: the nbgrader configuration, the solutions and the release
+    (the repository's stay untouched), and ``secret`` as the course's hidden-seeds key when given."""
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    for folder in ("solutions", "assignments"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "grading").mkdir(exist_ok=True)
+    if secret is not None:
+        (root / "grading" / "hidden-seeds.key").write_bytes(secret)
+    return root
 
 
 def auto_scores(course, assignment: str) -> dict[str, tuple[float, float]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import time
 
 import pytest
@@ -22,6 +21,8 @@ from test_nbgrader_grading import REPO, SECRET, _solutions, _submission
 from course_tools.grading.grade import grade_all
 from course_tools.grading.release import source_assignments
 from course_utils.exercises import get
+
+from suite_helpers import course_copy
 
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -91,12 +92,7 @@ def _squeezed(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    for folder in ("solutions", "assignments"):
-        shutil.copytree(REPO / folder, root / folder)
-    (root / "grading").mkdir(exist_ok=True)
-    (root / "grading" / "hidden-seeds.key").write_bytes(SECRET)
+    root = course_copy(tmp_path_factory.mktemp("course"), SECRET)
     for (student, aid), chosen in PLAN.items():
         folder = root / "grading" / "submitted" / student / aid
         folder.mkdir(parents=True)

@@ -22,6 +22,8 @@ from course_tools.grading.grade import grade_all, refresh_feedback
 from course_tools.grading.release import source_assignments
 from course_utils.exercises import get
 
+from suite_helpers import course_copy
+
 pytestmark = [pytest.mark.nbgrader, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,13 +260,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    for folder in ("solutions", "assignments"):
-        shutil.copytree(REPO / folder, root / folder)
+    root = course_copy(tmp_path_factory.mktemp("course"), SECRET)
     submitted = root / "grading" / "submitted"
-    (root / "grading").mkdir(exist_ok=True)
-    (root / "grading" / "hidden-seeds.key").write_bytes(SECRET)
 
     def put(student, aid, nb, name=None):
         folder = submitted / student / aid

@@ -71,11 +71,16 @@ def render_rgb(fig: Figure) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3]
 
 
-def figure_to_png(fig: Figure) -> bytes:
-    """Render a matplotlib Figure (see :func:`render_rgb`) and encode it as PNG bytes (low compression)."""
+def rgb_to_png(rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 pixels as PNG bytes, low compression (fast to encode; the widgets' pictures)."""
     buf = io.BytesIO()
-    Image.fromarray(render_rgb(fig)).save(buf, format="png", compress_level=1)
+    Image.fromarray(rgb).save(buf, format="png", compress_level=1)
     return buf.getvalue()
+
+
+def figure_to_png(fig: Figure) -> bytes:
+    """Render a matplotlib Figure (see :func:`render_rgb`) and encode it as PNG bytes (:func:`rgb_to_png`)."""
+    return rgb_to_png(render_rgb(fig))
 
 
 def figure_to_array(fig: Figure) -> np.ndarray:
@@ -231,9 +236,7 @@ class Explorer:
             rgb = render_rgb(self.fig)
         else:
             rgb = self._blitter.render(self.fig, artists_of(self.fig), state, data)
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+        return rgb_to_png(rgb)
 
     def _show_error(self, exc: BaseException) -> None:
         """Show the error once, in place of the picture: the old picture, caption and checks would be stale."""

@@ -19,14 +19,12 @@ it). Two answers are shown side by side and must agree:
 from __future__ import annotations
 
 import functools
-import io
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from PIL import Image
 
 from course_utils import reference
 from course_utils.reference.receptive_field import empirical_receptive_field
@@ -38,6 +36,7 @@ from course_utils.widgets._view import (
     checked_call,
     clamp_int,
     prepare,
+    rgb_to_png,
     set_image,
     torch_single_thread,
 )
@@ -316,9 +315,7 @@ def map_png(arr: np.ndarray, row: int, col: int) -> bytes:
     ring[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)] = True
     ring[max(r0 + 2, 0):max(r1 - 2, 0), max(c0 + 2, 0):max(c1 - 2, 0)] = False
     rgb[ring] = MAP_BOX_RGB
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    return rgb_to_png(rgb)
 
 
 def unit_at(x: float, y: float, h: int, w: int) -> tuple[int, int]:
