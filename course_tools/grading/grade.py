@@ -194,8 +194,13 @@ def _named_in_cell(nb_path: str, grade_id: str, item: str) -> str | None:
     return None
 
 
+def _result_text(result) -> str:
+    """What nbgrader's API said of a run: its log, then its error."""
+    return (result.get("log") or "") + "\n" + (result.get("error") or "")
+
+
 def _log_lines(result) -> list[str]:
-    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    text = _result_text(result)
     lines = [ln.strip() for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
     return [ln for ln in lines if not any(n in ln for n in NOISE)][:5]
 
@@ -246,8 +251,7 @@ def autograde(api, aid: str, student: str) -> tuple[dict, str | None]:
     no student code had run, so the first try says nothing about the submission). Returns (nbgrader's result,
     why it was retried or None)."""
     result = api.autograde(aid, student, force=True, create=True)
-    text = (result.get("log") or "") + (result.get("error") or "")
-    if result["success"] or KERNEL_NEVER_STARTED not in text:
+    if result["success"] or KERNEL_NEVER_STARTED not in _result_text(result):
         return result, None
     return api.autograde(aid, student, force=True, create=True), KERNEL_NEVER_STARTED.lower()
 
@@ -428,6 +432,11 @@ def grade_all(root=None, assignments=None, students=None, workers=None, timeout=
         if os.path.isdir(os.path.join(submitted, student, aid))
     ]
     outcomes = {job: Outcome(*job) for job in jobs}
+    # every student in the gradebook before the workers start: two workers grading one new student's two
+    # assignments would both add the student ("UNIQUE constraint failed: student.id", one of them scoring 0)
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        for student in sorted({student for student, _ in jobs}):
+            gb.update_or_create_student(student)
     workers = max(1, workers or os.cpu_count() or 1)
     limit_kernel_threads(workers)
     tmp = tempfile.mkdtemp(prefix="grade-")
